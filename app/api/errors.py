@@ -1,0 +1,89 @@
+"""One error shape for every API error: RFC 9457 problem details.
+
+`{"type", "title", "status", "detail", "errors": [{"field", "message"}]}` served as
+`application/problem+json`. Validation errors name the offending field; unexpected
+exceptions are logged and answered with a generic 500 that carries no traceback.
+"""
+
+import logging
+from typing import Any
+
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+
+def _flatten(detail: Any, prefix: str = "") -> list[dict[str, str]]:
+    if isinstance(detail, dict):
+        out: list[dict[str, str]] = []
+        for key, value in detail.items():
+            name = key if not prefix else f"{prefix}.{key}"
+            if key == "non_field_errors":
+                name = prefix or None
+            out.extend(_flatten(value, name or ""))
+        return out
+    if isinstance(detail, list):
+        if all(not isinstance(d, (dict, list)) for d in detail):
+            return [{"field": prefix or None, "message": str(d)} for d in detail]
+        out = []
+        for i, item in enumerate(detail):
+            out.extend(_flatten(item, f"{prefix}[{i}]" if prefix else f"[{i}]"))
+        return out
+    return [{"field": prefix or None, "message": str(detail)}]
+
+
+def problem(status_code: int, title: str, detail: str, errors: list[dict] | None = None) -> dict:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status_code, "detail": detail}
+    if errors:
+        body["errors"] = errors
+    return body
+
+
+def problem_exception_handler(exc: Exception, context: dict) -> Response:
+    response = exception_handler(exc, context)
+    if response is None:
+        logger.exception("unhandled API error", exc_info=exc)
+        body = problem(500, "Internal Server Error", "An unexpected error occurred; it has been logged.")
+        return Response(body, status=500, content_type=PROBLEM_CONTENT_TYPE)
+
+    if isinstance(exc, exceptions.ValidationError):
+        errors = _flatten(exc.detail)
+        first = errors[0] if errors else {"field": None, "message": "Invalid input."}
+        detail = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
+        body = problem(400, "Invalid request", detail, errors)
+    elif isinstance(exc, (Http404, exceptions.NotFound)):
+        body = problem(404, "Not Found", "No such resource, or it is not yours.")
+    else:
+        detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
+        if isinstance(detail, (dict, list)):
+            detail = "; ".join(e["message"] for e in _flatten(detail))
+        body = problem(response.status_code, response.status_text or "Error", str(detail))
+    response.data = body
+    response.content_type = PROBLEM_CONTENT_TYPE
+    return response
+
+
+def _plain(status_code: int, title: str, detail: str) -> JsonResponse:
+    return JsonResponse(problem(status_code, title, detail), status=status_code, content_type=PROBLEM_CONTENT_TYPE)
+
+
+# Django-level handlers (URLs outside DRF views, malformed paths, crashes in middleware).
+def bad_request(request, exception=None):  # noqa: ANN001, ARG001
+    return _plain(400, "Bad Request", "The request could not be understood.")
+
+
+def permission_denied(request, exception=None):  # noqa: ANN001, ARG001
+    return _plain(403, "Forbidden", "You do not have permission to do this.")
+
+
+def not_found(request, exception=None):  # noqa: ANN001, ARG001
+    return _plain(404, "Not Found", "No such resource.")
+
+
+def server_error(request):  # noqa: ANN001, ARG001
+    return _plain(500, "Internal Server Error", "An unexpected error occurred; it has been logged.")

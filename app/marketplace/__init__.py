@@ -1,0 +1,1 @@
+"""The marketplace: cleaners, clients, properties, jobs, bids and reviews."""

@@ -1,0 +1,1 @@
+"""Placeholder kept small on purpose: recommendation cache invalidation hooks live here."""

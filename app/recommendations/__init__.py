@@ -1,0 +1,1 @@
+"""Recommendations: requests, results, feedback and the rule-based scorer."""

@@ -1,0 +1,37 @@
+"""Input and output shapes of the recommendation API."""
+
+from django.conf import settings
+from rest_framework import serializers
+
+from app.recommendations.models import Mode, RecommendationRequest
+
+
+class RecommendationInput(serializers.Serializer):
+    limit = serializers.IntegerField(min_value=1, max_value=settings.RECOMMENDATION_MAX_LIMIT, default=10)
+    mode = serializers.ChoiceField(choices=Mode.choices, required=False, allow_blank=True, default="")
+    callback_url = serializers.URLField(max_length=2048, required=False, allow_blank=True, default="")
+
+
+class BidSuggestionInput(serializers.Serializer):
+    cleaner_id = serializers.IntegerField(min_value=1, required=False)
+    callback_url = serializers.URLField(max_length=2048, required=False, allow_blank=True, default="")
+
+
+class RequestAccepted(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=RecommendationRequest.Status.choices)
+    status_url = serializers.URLField()
+
+
+class RequestState(serializers.Serializer):
+    id = serializers.UUIDField()
+    kind = serializers.ChoiceField(choices=RecommendationRequest.Kind.choices)
+    status = serializers.ChoiceField(choices=RecommendationRequest.Status.choices)
+    result = serializers.JSONField(allow_null=True)
+    error = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class WaitQuery(serializers.Serializer):
+    wait = serializers.FloatField(min_value=0, max_value=30, required=False, default=0)

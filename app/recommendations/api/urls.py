@@ -1,0 +1,20 @@
+from django.urls import path
+from rest_framework.authtoken.views import obtain_auth_token
+
+from . import views
+
+urlpatterns = [
+    path("auth/token/", obtain_auth_token, name="auth-token"),
+    path("jobs/<int:job_id>/recommendations/", views.JobRecommendationsView.as_view(), name="job-recommendations"),
+    path(
+        "cleaners/<int:cleaner_id>/recommendations/",
+        views.CleanerRecommendationsView.as_view(),
+        name="cleaner-recommendations",
+    ),
+    path("jobs/<int:job_id>/bid-suggestions/", views.BidSuggestionsView.as_view(), name="bid-suggestions"),
+    path(
+        "recommendation-requests/<uuid:request_id>/",
+        views.RecommendationRequestView.as_view(),
+        name="recommendation-request-detail",
+    ),
+]

@@ -1,0 +1,128 @@
+"""Thin views: validate, check who may see what, call one service, answer.
+
+Ids that are not the caller's answer 404, exactly like ids that do not exist, so the API does
+not reveal what other accounts hold.
+"""
+
+from __future__ import annotations
+
+from django.http import Http404
+from django.urls import reverse
+from rest_framework import status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from app.accounts.models import User
+from app.marketplace.models import CleanerProfile, CleaningJob
+from app.recommendations import services
+from app.recommendations.api import serializers as s
+from app.recommendations.models import RecommendationRequest
+from app.recommendations.results import result_get, result_wait
+
+Kind = RecommendationRequest.Kind
+
+
+def _visible_job(user: User, job_id: int) -> CleaningJob:
+    qs = CleaningJob.objects.select_related("client")
+    if not user.is_operator:
+        if user.role != User.Role.CLIENT:
+            raise Http404
+        qs = qs.filter(client__user=user)
+    try:
+        return qs.get(pk=job_id)
+    except CleaningJob.DoesNotExist:
+        raise Http404 from None
+
+
+def _visible_cleaner(user: User, cleaner_id: int) -> CleanerProfile:
+    qs = CleanerProfile.objects.all()
+    if not user.is_operator:
+        qs = qs.filter(user=user)
+    try:
+        return qs.get(pk=cleaner_id)
+    except CleanerProfile.DoesNotExist:
+        raise Http404 from None
+
+
+def _accepted(request: Request, req: RecommendationRequest) -> Response:
+    url = request.build_absolute_uri(reverse("recommendation-request-detail", args=[req.id]))
+    body = s.RequestAccepted({"id": req.id, "status": req.status, "status_url": url}).data
+    return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": url})
+
+
+class JobRecommendationsView(APIView):
+    """Ask for the best cleaners for one of your jobs."""
+
+    def post(self, request: Request, job_id: int) -> Response:
+        job = _visible_job(request.user, job_id)
+        data = s.RecommendationInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        req = services.recommendation_request_create(
+            user=request.user, kind=Kind.CLEANERS_FOR_JOB, job=job, **data.validated_data
+        )
+        return _accepted(request, req)
+
+
+class CleanerRecommendationsView(APIView):
+    """Ask for the best open jobs for a cleaner (yourself, unless you are an operator)."""
+
+    def post(self, request: Request, cleaner_id: int) -> Response:
+        cleaner = _visible_cleaner(request.user, cleaner_id)
+        data = s.RecommendationInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        req = services.recommendation_request_create(
+            user=request.user, kind=Kind.JOBS_FOR_CLEANER, cleaner=cleaner, **data.validated_data
+        )
+        return _accepted(request, req)
+
+
+class BidSuggestionsView(APIView):
+    """Ask what a cleaner should bid on an open job."""
+
+    def post(self, request: Request, job_id: int) -> Response:
+        data = s.BidSuggestionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = request.user
+        if not (user.is_operator or user.role == User.Role.CLEANER):
+            raise PermissionDenied("Only cleaners and operators can ask for bid suggestions.")
+        cleaner_id = data.validated_data.get("cleaner_id")
+        if cleaner_id is None:
+            if user.is_operator:
+                raise s.serializers.ValidationError({"cleaner_id": ["This field is required for operators."]})
+            cleaner = CleanerProfile.objects.filter(user=user).first()
+            if cleaner is None:
+                raise Http404
+        else:
+            cleaner = _visible_cleaner(user, cleaner_id)
+        job = CleaningJob.objects.filter(pk=job_id).first()
+        if job is None or (not user.is_operator and job.status != CleaningJob.Status.OPEN_FOR_BIDS):
+            raise Http404
+        req = services.recommendation_request_create(
+            user=user, kind=Kind.BID_SUGGESTION, job=job, cleaner=cleaner,
+            callback_url=data.validated_data["callback_url"],
+        )
+        return _accepted(request, req)
+
+
+class RecommendationRequestView(APIView):
+    """The state of a request and, once done, its result. `?wait=N` long-polls up to N seconds."""
+
+    def get(self, request: Request, request_id) -> Response:  # noqa: ANN001
+        query = s.WaitQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        qs = RecommendationRequest.objects.all()
+        if not request.user.is_operator:
+            qs = qs.filter(requested_by=request.user)
+        # Ownership from the table, not the result backend: an unknown id must be a 404,
+        # never Celery's everlasting PENDING.
+        if not qs.filter(pk=request_id).exists():
+            raise Http404
+        payload = result_get(str(request_id))
+        wait = query.validated_data["wait"]
+        if payload is None and wait > 0:
+            payload = result_wait(str(request_id), wait)
+        if payload is None:
+            payload = services.request_payload(qs.get(pk=request_id))
+        return Response(payload)

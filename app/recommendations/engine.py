@@ -1,0 +1,190 @@
+"""`RecommendationEngine`: the three recommendations, in rule-based, neural or ensemble mode.
+
+Used as the deployment guide uses it::
+
+    engine = RecommendationEngine(mode="ensemble")
+    engine.mode, engine.nn_model, engine.model_manager.device
+    engine.recommend_cleaners_for_job(job, limit=10)   # [{"cleaner", "score", "rule_based_score", ...}]
+    engine.recommend_jobs_for_cleaner(cleaner, limit=10)
+    engine.suggest_bid(job, cleaner)                   # {"suggested_amount", "low", "high", "confidence"}
+
+Neural and ensemble modes need PyTorch and a trained model; without either the engine falls
+back to rule-based with one warning. The neural path imports torch only through the model
+store, so this module itself stays importable anywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+import numpy as np
+from django.conf import settings
+
+from app.marketplace.models import CleanerProfile, CleaningJob
+from app.recommendations import features as F
+from app.recommendations import selectors
+from app.recommendations.model_manager import ModelManager, torch_available
+from app.recommendations.models import Mode
+from app.recommendations.scoring import rule_components, rule_score
+
+logger = logging.getLogger(__name__)
+
+NO_TORCH_WARNING = "Neural mode requested but PyTorch not available. Falling back to rule-based."
+NO_MODEL_WARNING = "Neural mode requested but no trained model is active in {dir}. Falling back to rule-based."
+
+
+@dataclass
+class Scored:
+    """Scores of one subject against its candidates, best first, cut to the limit."""
+
+    ids: np.ndarray
+    score: np.ndarray
+    rule_based_score: np.ndarray
+    neural_score: np.ndarray | None
+    components: dict[str, np.ndarray]
+    mode: str
+    model_version: str
+    candidates: int
+
+    def rows(self) -> list[dict]:
+        out = []
+        for i, subject_id in enumerate(self.ids.tolist()):
+            out.append({
+                "id": subject_id,
+                "rank": i + 1,
+                "score": round(float(self.score[i]), 6),
+                "rule_based_score": round(float(self.rule_based_score[i]), 6),
+                "neural_score": None if self.neural_score is None else round(float(self.neural_score[i]), 6),
+                "components": {k: round(float(v[i]), 4) for k, v in self.components.items()},
+            })
+        return out
+
+
+class RecommendationEngine:
+    def __init__(self, mode: str | None = None, model_manager: ModelManager | None = None) -> None:
+        requested = mode or settings.RECOMMENDATION_MODE
+        if requested not in Mode.values:
+            raise ValueError(f"unknown mode {requested!r}; choose one of {', '.join(Mode.values)}")
+        self.requested_mode = requested
+        self.model_manager = model_manager or ModelManager()
+        self.rule_weight = float(settings.RECOMMENDATION_RULE_WEIGHT)
+        self.neural_weight = float(settings.RECOMMENDATION_NEURAL_WEIGHT)
+        self._warned = False
+        if requested != Mode.RULE_BASED and torch_available() and self.model_manager.model is None:
+            self.model_manager.refresh()
+        self.mode = self._effective_mode()
+
+    @property
+    def nn_model(self):  # noqa: ANN201 - a torch module, typed loosely to keep torch out of imports
+        return self.model_manager.model
+
+    def _effective_mode(self) -> str:
+        if self.requested_mode == Mode.RULE_BASED:
+            return Mode.RULE_BASED
+        if not torch_available():
+            self._warn(NO_TORCH_WARNING)
+            return Mode.RULE_BASED
+        if self.model_manager.model is None:
+            self._warn(NO_MODEL_WARNING.format(dir=self.model_manager.directory))
+            return Mode.RULE_BASED
+        return self.requested_mode
+
+    def _warn(self, message: str) -> None:
+        # One warning per engine, not one per request.
+        if not self._warned:
+            self._warned = True
+            logger.warning(message)
+            warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+    def refresh_model(self) -> None:
+        """Pick up a newly activated model version (hot reload); keep serving on failure."""
+        self.model_manager.refresh()
+        self.mode = self._effective_mode()
+
+    # -- scoring -------------------------------------------------------------------------
+
+    def _neural(self, job: dict[str, np.ndarray], cleaner: dict[str, np.ndarray], pair: dict[str, np.ndarray]) -> np.ndarray:
+        from workers.ml.hybrid import InteractionArrays, predict
+
+        data = InteractionArrays(
+            client_ids=job["client_id"].astype(np.int64),
+            cleaner_ids=cleaner["cleaner_id"].astype(np.int64),
+            client_features=F.client_feature_matrix(job),
+            cleaner_features=F.cleaner_feature_matrix(cleaner),
+            pair_features=F.pair_feature_matrix(pair),
+        )
+        return predict(self.model_manager.model, data).astype(np.float64)
+
+    def score_pairs(
+        self, job: dict[str, np.ndarray], cleaner: dict[str, np.ndarray], *, mode: str | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, dict[str, np.ndarray], str]:
+        """Score aligned (job, cleaner) pairs. Returns (score, rule, neural, components, mode used)."""
+        mode = self.mode if mode is None else mode
+        if mode != Mode.RULE_BASED and self.model_manager.model is None:
+            mode = Mode.RULE_BASED
+        pair = F.pair_columns(job, cleaner)
+        components = rule_components(pair, cleaner)
+        rule = rule_score(components)
+        neural = self._neural(job, cleaner, pair) if mode != Mode.RULE_BASED and len(rule) else None
+        if mode == Mode.NEURAL and neural is not None:
+            score = neural
+        elif mode == Mode.ENSEMBLE and neural is not None:
+            total = self.rule_weight + self.neural_weight
+            score = (self.rule_weight * rule + self.neural_weight * neural) / total
+        else:
+            score = rule
+        return score, rule, neural, components, mode
+
+    def _top(self, ids: np.ndarray, scored: tuple, limit: int) -> Scored:
+        score, rule, neural, components, mode = scored
+        n = len(ids)
+        if n > limit:
+            part = np.argpartition(-score, limit - 1)[:limit]
+            order = part[np.lexsort((ids[part], -score[part]))]
+        else:
+            order = np.lexsort((ids, -score))
+        return Scored(
+            ids=ids[order], score=score[order], rule_based_score=rule[order],
+            neural_score=None if neural is None else neural[order],
+            components={k: v[order] for k, v in components.items()},
+            mode=mode, model_version=self.model_manager.version if mode != Mode.RULE_BASED else "",
+            candidates=n,
+        )
+
+    def score_cleaners_for_job(self, job: CleaningJob, limit: int = 10, *, mode: str | None = None) -> Scored:
+        context = selectors.job_context(job_id=job.pk)
+        cleaners = selectors.candidate_cleaners_for_job(job=job, context=context)
+        job_cols = F.broadcast_job(context, len(cleaners["cleaner_id"]))
+        return self._top(cleaners["cleaner_id"], self.score_pairs(job_cols, cleaners, mode=mode), limit)
+
+    def score_jobs_for_cleaner(self, cleaner: CleanerProfile, limit: int = 10, *, mode: str | None = None) -> Scored:
+        jobs = selectors.open_jobs_for_cleaner(cleaner=cleaner)
+        n = len(jobs)
+        job_cols = {key: np.array([j[key] for j in jobs], dtype=np.float64) for key in F.JOB_COLUMNS}
+        one = selectors.cleaner_columns(cleaner_id=cleaner.pk)
+        cleaner_cols = F.take(one, np.zeros(n, dtype=np.int64))
+        return self._top(job_cols["job_id"].astype(np.int64), self.score_pairs(job_cols, cleaner_cols, mode=mode), limit)
+
+    # -- the guide's interface -------------------------------------------------------------
+
+    def recommend_cleaners_for_job(self, job: CleaningJob, limit: int = 10) -> list[dict]:
+        scored = self.score_cleaners_for_job(job, limit)
+        cleaners = CleanerProfile.objects.select_related("user").in_bulk(scored.ids.tolist())
+        return [{"cleaner": cleaners[row.pop("id")], **row} for row in scored.rows()]
+
+    def recommend_jobs_for_cleaner(self, cleaner: CleanerProfile, limit: int = 10) -> list[dict]:
+        scored = self.score_jobs_for_cleaner(cleaner, limit)
+        jobs = CleaningJob.objects.in_bulk(scored.ids.tolist())
+        return [{"job": jobs[row.pop("id")], **row} for row in scored.rows()]
+
+    def suggest_bid(self, job: CleaningJob, cleaner: CleanerProfile) -> dict:
+        from app.recommendations.bidding import bid_suggestion
+
+        return bid_suggestion(job=job, cleaner=cleaner)
+
+
+def money(value: float) -> Decimal:
+    return Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)

@@ -1,0 +1,117 @@
+"""Which neural model is active, and the loaded copy this process serves from.
+
+No torch at import time: the store is imported when a model is loaded, so the web (which
+never loads one) and a worker without torch can both import this module. A worker loads the
+active model once when its process starts; `refresh()` swaps in a new version atomically
+(the old model keeps serving until the new one is ready) and keeps the old one on any error.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+ACTIVE_POINTER = "ACTIVE"
+
+
+def torch_available() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def models_dir() -> Path:
+    return Path(settings.RECOMMENDATION_MODELS_DIR)
+
+
+def active_version_read(directory: Path | None = None) -> str | None:
+    """The version named in `<models dir>/ACTIVE`, or None when nothing was activated yet."""
+    path = (directory or models_dir()) / ACTIVE_POINTER
+    try:
+        version = path.read_text().strip()
+    except FileNotFoundError:
+        return None
+    return version or None
+
+
+def active_version_write(version: str, directory: Path | None = None) -> None:
+    directory = directory or models_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    # Atomic: workers poll this file, and must never read half of it.
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".ACTIVE.")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(version + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, directory / ACTIVE_POINTER)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    version: str
+    model: Any
+    metadata: dict
+
+
+class ModelManager:
+    """Holds the loaded model of this process. `device` is where it runs: the CPU here."""
+
+    device = "cpu"
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.directory = directory or models_dir()
+        self._loaded: LoadedModel | None = None
+        self._lock = threading.Lock()
+        self.last_error: str | None = None
+
+    @property
+    def loaded(self) -> LoadedModel | None:
+        return self._loaded
+
+    @property
+    def model(self) -> Any:
+        return self._loaded.model if self._loaded else None
+
+    @property
+    def version(self) -> str:
+        return self._loaded.version if self._loaded else ""
+
+    def refresh(self) -> bool:
+        """Load the active version if it differs from the loaded one. True if a model is loaded."""
+        wanted = active_version_read(self.directory)
+        if wanted is None:
+            return self._loaded is not None
+        if self._loaded and self._loaded.version == wanted:
+            return True
+        return self.load(wanted)
+
+    def load(self, version: str) -> bool:
+        if not torch_available():
+            self.last_error = "PyTorch is not installed"
+            return False
+        from app.recommendations.features import FEATURE_SCHEMA
+        from workers.ml.store import ModelStoreError, load_model
+
+        with self._lock:
+            try:
+                model, metadata = load_model(self.directory, version, expected_features=FEATURE_SCHEMA)
+            except (ModelStoreError, ValueError) as exc:
+                # Keep serving what we had: a bad file must never take the service down.
+                self.last_error = str(exc)
+                logger.error("refusing model %s: %s (still serving %s)", version, exc, self.version or "rule-based")
+                return self._loaded is not None
+            self._loaded = LoadedModel(version=version, model=model, metadata=metadata)
+            self.last_error = None
+            logger.info("loaded model version %s from %s", version, self.directory)
+            return True

@@ -1,0 +1,161 @@
+"""Reads for recommendation: a job's context, its candidate cleaners, a cleaner's open jobs.
+
+Each selector is one SQL query (plus the numpy filter on exact distance), never one per
+candidate. The result is column-wise (see `features`), ready for vectorized scoring.
+"""
+
+from datetime import UTC, datetime
+
+import numpy as np
+from django.db.models import Exists, F, OuterRef, Q
+from django.utils import timezone
+
+from app.marketplace.models import SERVICE_BIT, SERVICE_TYPES, CleanerProfile, CleaningJob, mask_to_services
+from app.recommendations.features import PROPERTY_TYPES, distance_km
+from app.recommendations.scoring import PRIOR_RATING, PRIOR_RELIABILITY, smoothed_quality
+
+# Bounding box for the SQL prefilter; the exact per-cleaner radius is applied in numpy.
+MAX_SERVICE_RADIUS_KM = 60.0
+MAX_OPEN_JOBS_SCANNED = 2000
+BUSY_STATUSES = (CleaningJob.Status.ASSIGNED, CleaningJob.Status.IN_PROGRESS)
+RECOMMENDABLE_STATUSES = (CleaningJob.Status.DRAFT, CleaningJob.Status.OPEN_FOR_BIDS)
+
+_CLEANER_FIELDS = (
+    "id", "home_lat", "home_lng", "service_radius_km", "hourly_rate", "years_experience",
+    "services_mask", "specialties_mask", "available_days_mask", "day_start_hour", "day_end_hour",
+    "verified", "score__quality", "score__reliability", "score__review_count",
+)
+_JOB_FIELDS = (
+    "id", "client_id", "property__lat", "property__lng", "service_type", "scheduled_start",
+    "duration_hours", "budget", "property__property_type", "property__size_sqft",
+    "property__bedrooms", "property__bathrooms", "property__has_pets",
+)
+_DEFAULT_QUALITY = float(smoothed_quality(np.zeros(1), np.zeros(1), PRIOR_RATING)[0])
+
+
+def _job_row_to_columns(row: tuple) -> dict[str, float]:
+    (job_id, client_id, lat, lng, service, start, duration, budget, ptype, size, bedrooms, bathrooms, pets) = row
+    start = start.astimezone(UTC)
+    start_hour = start.hour + start.minute / 60.0
+    return {
+        "job_id": job_id, "client_id": client_id, "lat": lat, "lng": lng,
+        "service_idx": SERVICE_TYPES.index(service), "weekday": start.weekday(),
+        "start_hour": start_hour, "end_hour": start_hour + float(duration),
+        "duration_hours": float(duration), "budget": float(budget),
+        "property_type_idx": PROPERTY_TYPES.index(ptype), "size_sqft": size, "bedrooms": bedrooms,
+        "bathrooms": bathrooms, "has_pets": float(pets),
+    }
+
+
+def _cleaner_rows_to_columns(rows: list[tuple]) -> dict[str, np.ndarray]:
+    n = len(rows)
+    cols = list(zip(*rows)) if rows else [()] * len(_CLEANER_FIELDS)
+    out = {
+        "cleaner_id": np.fromiter(cols[0], np.int64, n),
+        "home_lat": np.fromiter(cols[1], np.float64, n),
+        "home_lng": np.fromiter(cols[2], np.float64, n),
+        "service_radius_km": np.fromiter(cols[3], np.float64, n),
+        "hourly_rate": np.fromiter((float(x) for x in cols[4]), np.float64, n),
+        "years_experience": np.fromiter(cols[5], np.float64, n),
+        "services_mask": np.fromiter(cols[6], np.int64, n),
+        "specialties_mask": np.fromiter(cols[7], np.int64, n),
+        "available_days_mask": np.fromiter(cols[8], np.int64, n),
+        "day_start_hour": np.fromiter(cols[9], np.float64, n),
+        "day_end_hour": np.fromiter(cols[10], np.float64, n),
+        "verified": np.fromiter(cols[11], np.float64, n),
+        # A cleaner without a CleanerScore row yet is scored at the priors.
+        "quality": np.fromiter((_DEFAULT_QUALITY if x is None else x for x in cols[12]), np.float64, n),
+        "reliability": np.fromiter((PRIOR_RELIABILITY if x is None else x for x in cols[13]), np.float64, n),
+        "review_count": np.fromiter((0 if x is None else x for x in cols[14]), np.float64, n),
+    }
+    return out
+
+
+def job_context(*, job_id: int) -> dict[str, float] | None:
+    row = CleaningJob.objects.filter(pk=job_id).values_list(*_JOB_FIELDS).first()
+    return _job_row_to_columns(row) if row else None
+
+
+def _busy(job_start: datetime, job_end: datetime, exclude_job_id: int | None) -> Exists:
+    busy = CleaningJob.objects.filter(
+        assigned_cleaner=OuterRef("pk"),
+        status__in=BUSY_STATUSES,
+        scheduled_start__lt=job_end,
+        scheduled_end__gt=job_start,
+    )
+    if exclude_job_id is not None:
+        busy = busy.exclude(pk=exclude_job_id)
+    return Exists(busy)
+
+
+def candidate_cleaners_for_job(*, job: CleaningJob, context: dict[str, float]) -> dict[str, np.ndarray]:
+    """Cleaners who offer the service, work then, are in range, not blocked and not busy."""
+    dlat = MAX_SERVICE_RADIUS_KM / 111.0
+    dlng = MAX_SERVICE_RADIUS_KM / (111.0 * max(np.cos(np.radians(context["lat"])), 0.1))
+    weekday_bit = 1 << int(context["weekday"])
+    rows = list(
+        CleanerProfile.objects.filter(
+            is_active=True,
+            home_lat__range=(context["lat"] - dlat, context["lat"] + dlat),
+            home_lng__range=(context["lng"] - dlng, context["lng"] + dlng),
+            day_start_hour__lte=context["start_hour"],
+            day_end_hour__gte=context["end_hour"],
+        )
+        .alias(
+            offers=F("services_mask").bitand(SERVICE_BIT[SERVICE_TYPES[int(context["service_idx"])]]),
+            works=F("available_days_mask").bitand(weekday_bit),
+        )
+        .filter(offers__gt=0, works__gt=0)
+        .exclude(Q(blocked_by=job.client_id))
+        .exclude(_busy(job.scheduled_start, job.scheduled_end, job.pk))
+        .values_list(*_CLEANER_FIELDS)
+    )
+    cleaners = _cleaner_rows_to_columns(rows)
+    dist = distance_km(context["lat"], context["lng"], cleaners["home_lat"], cleaners["home_lng"])
+    keep = dist <= cleaners["service_radius_km"]
+    return {key: value[keep] for key, value in cleaners.items()}
+
+
+def cleaner_columns(*, cleaner_id: int) -> dict[str, np.ndarray] | None:
+    rows = list(CleanerProfile.objects.filter(pk=cleaner_id).values_list(*_CLEANER_FIELDS))
+    return _cleaner_rows_to_columns(rows) if rows else None
+
+
+def open_jobs_for_cleaner(*, cleaner: CleanerProfile, now: datetime | None = None) -> list[dict[str, float]]:
+    """Open future jobs this cleaner could take: service, weekday, hours, range, not blocked, no bid yet."""
+    now = now or timezone.now()
+    radius = float(cleaner.service_radius_km)
+    dlat = radius / 111.0
+    dlng = radius / (111.0 * max(np.cos(np.radians(cleaner.home_lat)), 0.1))
+    iso_days = [i + 1 for i in range(7) if cleaner.available_days_mask & (1 << i)]
+    rows = list(
+        CleaningJob.objects.filter(
+            status=CleaningJob.Status.OPEN_FOR_BIDS,
+            scheduled_start__gt=now,
+            service_type__in=mask_to_services(cleaner.services_mask),
+            scheduled_start__iso_week_day__in=iso_days,
+            scheduled_start__hour__gte=cleaner.day_start_hour,
+            property__lat__range=(cleaner.home_lat - dlat, cleaner.home_lat + dlat),
+            property__lng__range=(cleaner.home_lng - dlng, cleaner.home_lng + dlng),
+        )
+        .exclude(client__blocked_cleaners=cleaner.pk)
+        .exclude(bids__cleaner=cleaner.pk)
+        .exclude(
+            Exists(
+                CleaningJob.objects.filter(
+                    assigned_cleaner=cleaner.pk,
+                    status__in=BUSY_STATUSES,
+                    scheduled_start__lt=OuterRef("scheduled_end"),
+                    scheduled_end__gt=OuterRef("scheduled_start"),
+                )
+            )
+        )
+        .order_by("scheduled_start")
+        .values_list(*_JOB_FIELDS)[:MAX_OPEN_JOBS_SCANNED]
+    )
+    jobs = [_job_row_to_columns(r) for r in rows]
+    return [
+        j for j in jobs
+        if j["end_hour"] <= cleaner.day_end_hour
+        and distance_km(np.float64(j["lat"]), np.float64(j["lng"]), np.float64(cleaner.home_lat), np.float64(cleaner.home_lng)) <= radius
+    ]

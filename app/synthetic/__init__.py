@@ -1,0 +1,1 @@
+"""The synthetic marketplace generator and the ground truth that no model may read."""

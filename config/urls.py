@@ -1,0 +1,17 @@
+"""URL configuration: the API under /api/v1/, its schema, the admin."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("app.recommendations.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+]
+
+handler400 = "app.api.errors.bad_request"
+handler403 = "app.api.errors.permission_denied"
+handler404 = "app.api.errors.not_found"
+handler500 = "app.api.errors.server_error"

@@ -1,0 +1,130 @@
+"""Shared fixtures: users with tokens, a small marketplace, and a real Celery worker process.
+
+Tests run against real services: the database of DATABASE_URL (SQLite by default) and the
+Redis of REDIS_URL (`make test` starts an embedded one when it is unset). Async paths go
+through a real worker process over Redis, never eager mode.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _test_database_url() -> str:
+    """The URL of the test database pytest-django created, for processes we start."""
+    from django.db import connection
+
+    s = connection.settings_dict
+    if s["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{s['NAME']}"
+    user = s.get("USER") or ""
+    password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    return f"postgres://{auth}{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}/{s['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_models_dir(settings, models_dir: Path) -> None:  # noqa: ANN001
+    settings.RECOMMENDATION_MODELS_DIR = models_dir
+
+
+class WorkerProcess:
+    def __init__(self, env: dict[str, str], queues: str) -> None:
+        self.env = env
+        self.queues = queues
+        self.proc: subprocess.Popen | None = None
+        self.log_path = ROOT / "var" / f"test-worker-{os.getpid()}.log"
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
+        self.proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "workers.celery", "worker", "--loglevel=INFO",
+                f"--queues={self.queues}", "--concurrency=1", "--prefetch-multiplier=1",
+                "--without-gossip", "--without-mingle", f"--hostname=test-{os.getpid()}@%h",
+            ],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        from workers import names
+        from workers.celery import app
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited with {self.proc.returncode}; see {self.log_path}")
+            try:
+                app.send_task(names.PING).get(timeout=5)
+                return
+            except Exception:  # noqa: BLE001 - not up yet
+                time.sleep(0.2)
+        raise RuntimeError(f"worker did not answer within {timeout}s; see {self.log_path}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker (main process and children), as a crash would."""
+        import signal
+
+        if self.proc and self.proc.poll() is None:
+            subprocess.run(["pkill", "-KILL", "-P", str(self.proc.pid)], check=False)
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+
+@pytest.fixture(scope="session")
+def worker_env(django_db_setup, django_db_blocker, models_dir: Path) -> dict[str, str]:  # noqa: ANN001
+    from django.conf import settings
+
+    with django_db_blocker.unblock():
+        url = _test_database_url()
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": url,
+        "REDIS_URL": settings.REDIS_URL,
+        "RECOMMENDATION_MODELS_DIR": str(models_dir),
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+@pytest.fixture(scope="session")
+def celery_worker(worker_env: dict[str, str]):  # noqa: ANN201
+    """A real worker process on the test database; shared by the session."""
+    from workers.celery import app
+
+    app.control.purge()
+    worker = WorkerProcess(worker_env, "recommendations,feedback,webhooks,maintenance")
+    worker.start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def api_client():  # noqa: ANN201
+    from rest_framework.test import APIClient
+
+    return APIClient()

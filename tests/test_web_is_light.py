@@ -1,0 +1,36 @@
+"""The web process never imports torch or the worker's ML code."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PROBE = r"""
+import importlib, pkgutil, sys
+import django
+django.setup()
+import config.urls
+from django.urls import get_resolver
+get_resolver().url_patterns
+import app
+for mod in pkgutil.walk_packages(app.__path__, "app."):
+    if ".management.commands." in mod.name or mod.name.endswith(".tests"):
+        continue
+    importlib.import_module(mod.name)
+# Sending a task by name must not load the task modules either.
+from workers.celery import app as celery_app
+celery_app.loader.import_default_modules  # noqa: B018 - attribute only, no call
+heavy = sorted(m for m in sys.modules if m == "torch" or m.startswith(("torch.", "workers.ml", "workers.tasks")))
+print("HEAVY=" + ",".join(heavy))
+"""
+
+
+def test_it_serves_the_web_without_importing_torch() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"},
+    )
+    assert out.returncode == 0, out.stderr
+    line = [x for x in out.stdout.splitlines() if x.startswith("HEAVY=")][0]
+    assert line == "HEAVY=", f"the web side imported {line[6:]}: keep torch and workers.ml out of app/ imports"

@@ -1,0 +1,28 @@
+"""Task and queue names shared by the web and the worker.
+
+The web enqueues by name (`app.send_task(RECOMMEND_CLEANERS, ...)`) so it never imports the
+task modules, and with them the ML code and torch.
+"""
+
+from enum import StrEnum
+
+
+class Queue(StrEnum):
+    RECOMMENDATIONS = "recommendations"
+    FEEDBACK = "feedback"
+    WEBHOOKS = "webhooks"
+    TRAINING = "training"
+    MAINTENANCE = "maintenance"
+
+
+RECOMMEND_CLEANERS = "recommendations.recommend_cleaners_for_job"
+RECOMMEND_JOBS = "recommendations.recommend_jobs_for_cleaner"
+SUGGEST_BID = "recommendations.suggest_bid"
+PING = "recommendations.ping"
+
+TASK_QUEUES = {
+    RECOMMEND_CLEANERS: Queue.RECOMMENDATIONS,
+    RECOMMEND_JOBS: Queue.RECOMMENDATIONS,
+    SUGGEST_BID: Queue.RECOMMENDATIONS,
+    PING: Queue.RECOMMENDATIONS,
+}

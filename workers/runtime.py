@@ -1,0 +1,65 @@
+"""Per-process state of a worker: one engine, with its model loaded when the process starts.
+
+Celery's `worker_process_init` fires in every pool child before it takes a task, so the first
+request is as fast as the next ones: torch is imported, the model loaded and warmed up there.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery.signals import worker_process_init
+
+logger = logging.getLogger(__name__)
+
+_engine = None
+
+
+def get_engine():  # noqa: ANN201
+    global _engine
+    if _engine is None:
+        from app.recommendations.engine import RecommendationEngine
+
+        _engine = RecommendationEngine()
+    return _engine
+
+
+def _limit_threads() -> None:
+    try:
+        import torch
+    except ImportError:
+        return
+    # One thread per process: a second gains nothing at this size and hurts tail latency
+    # when processes share the cores.
+    torch.set_num_threads(1)
+    torch.set_num_interop_threads(1)
+
+
+def warm_up() -> None:
+    _limit_threads()
+    engine = get_engine()
+    engine.refresh_model()
+    if engine.nn_model is not None:
+        # One prediction so the first real request does not pay for lazy initialisation.
+        import numpy as np
+
+        from workers.ml.hybrid import InteractionArrays, predict
+
+        from app.recommendations.features import CLEANER_FEATURES, CLIENT_FEATURES, PAIR_FEATURES
+
+        n = 200
+        predict(engine.nn_model, InteractionArrays(
+            client_ids=np.zeros(n, np.int64), cleaner_ids=np.arange(n, dtype=np.int64),
+            client_features=np.zeros((n, len(CLIENT_FEATURES)), np.float32),
+            cleaner_features=np.zeros((n, len(CLEANER_FEATURES)), np.float32),
+            pair_features=np.zeros((n, len(PAIR_FEATURES)), np.float32),
+        ))
+    logger.info("worker process ready: mode %s, model %s", engine.mode, engine.model_manager.version or "none")
+
+
+@worker_process_init.connect
+def _on_worker_process_init(**kwargs) -> None:  # noqa: ANN003
+    try:
+        warm_up()
+    except Exception:  # never keep a worker from starting: requests fall back to rule-based
+        logger.exception("warm-up failed")

@@ -1,0 +1,38 @@
+"""The three recommendation tasks. Each takes the request id and nothing else."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from workers import names
+from workers.runtime import get_engine
+
+# Soft limit first so the task can fail its request cleanly before the hard kill.
+_LIMITS = {"soft_time_limit": 30, "time_limit": 60, "acks_late": True}
+
+
+def _run(request_id: str) -> str:
+    from app.recommendations.services import recommendation_request_run
+
+    return recommendation_request_run(request_id=request_id, engine=get_engine())
+
+
+@shared_task(name=names.RECOMMEND_CLEANERS, **_LIMITS)
+def recommend_cleaners_for_job(request_id: str) -> str:
+    return _run(request_id)
+
+
+@shared_task(name=names.RECOMMEND_JOBS, **_LIMITS)
+def recommend_jobs_for_cleaner(request_id: str) -> str:
+    return _run(request_id)
+
+
+@shared_task(name=names.SUGGEST_BID, **_LIMITS)
+def suggest_bid(request_id: str) -> str:
+    return _run(request_id)
+
+
+@shared_task(name=names.PING)
+def ping() -> str:
+    """A no-op round trip: the baseline `make bench` compares the end-to-end latency with."""
+    return "pong"
