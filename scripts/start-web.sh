@@ -1,0 +1,24 @@
+#!/bin/sh
+# The web process: gunicorn serving config.wsgi.
+#
+# gthread with many threads because `GET ...?wait=N` long-polls hold a thread for up to 30 s;
+# the graceful timeout lets those finish on SIGTERM. Migrations run here only when
+# RUN_MIGRATIONS=1: with several web replicas, a one-shot `migrate` service is the safer place.
+set -eu
+cd "$(dirname "$0")/.."
+
+if [ "${RUN_MIGRATIONS:-0}" = "1" ]; then
+    python manage.py migrate --noinput
+fi
+python manage.py collectstatic --noinput
+
+exec gunicorn config.wsgi:application \
+    --bind 0.0.0.0:8000 \
+    --worker-class gthread \
+    --workers "${WEB_WORKERS:-2}" \
+    --threads "${WEB_THREADS:-32}" \
+    --timeout 60 \
+    --graceful-timeout 30 \
+    --max-requests 5000 \
+    --max-requests-jitter 500 \
+    --access-logfile -

