@@ -19,10 +19,12 @@ RECOMMEND_CLEANERS = "recommendations.recommend_cleaners_for_job"
 RECOMMEND_JOBS = "recommendations.recommend_jobs_for_cleaner"
 SUGGEST_BID = "recommendations.suggest_bid"
 PING = "recommendations.ping"
+REFRESH_CLEANER_SCORES = "maintenance.refresh_cleaner_scores"
 
 TASK_QUEUES = {
     RECOMMEND_CLEANERS: Queue.RECOMMENDATIONS,
     RECOMMEND_JOBS: Queue.RECOMMENDATIONS,
     SUGGEST_BID: Queue.RECOMMENDATIONS,
     PING: Queue.RECOMMENDATIONS,
+    REFRESH_CLEANER_SCORES: Queue.MAINTENANCE,
 }

@@ -43,9 +43,8 @@ def warm_up() -> None:
         # One prediction so the first real request does not pay for lazy initialisation.
         import numpy as np
 
-        from workers.ml.hybrid import InteractionArrays, predict
-
         from app.recommendations.features import CLEANER_FEATURES, CLIENT_FEATURES, PAIR_FEATURES
+        from workers.ml.hybrid import InteractionArrays, predict
 
         n = 200
         predict(engine.nn_model, InteractionArrays(

@@ -119,6 +119,9 @@ class CleanerRecommendation(_ScoredRow):
         ]
         constraints = [models.UniqueConstraint(fields=["request", "rank"], name="cleanerrec_request_rank")]
 
+    def __str__(self) -> str:
+        return f"#{self.rank} cleaner {self.cleaner_id} for job {self.job_id}"
+
 
 class JobRecommendation(_ScoredRow):
     """A job recommended to a cleaner, with what the cleaner then did with it."""
@@ -136,6 +139,9 @@ class JobRecommendation(_ScoredRow):
             models.Index(fields=["created_at"], name="jobrec_created"),
         ]
         constraints = [models.UniqueConstraint(fields=["request", "rank"], name="jobrec_request_rank")]
+
+    def __str__(self) -> str:
+        return f"#{self.rank} job {self.job_id} for cleaner {self.cleaner_id}"
 
 
 class BidSuggestion(models.Model):

@@ -1,0 +1,143 @@
+"""Train, evaluate and store a hybrid model from the marketplace tables.
+
+The glue between the data layer (`app.recommendations.training_data`, tables to arrays) and
+the Django-free ML layer (`workers.ml`). Used by `manage.py train_recommendation_model` and by
+the retrain task. Evaluation puts the model, the ensemble, the rule-based scorer and a random
+order side by side on the same validation jobs, and measures the ceiling: the R² that the
+generator's noise-free expected rating reaches on the same validation slice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from django.conf import settings
+
+from app.recommendations import features as F
+from app.recommendations.model_manager import active_version_write
+from app.recommendations.scoring import rule_components, rule_score
+from app.recommendations.training_data import Pairs, TrainingSet, expected_ratings, training_set_load
+from workers.ml.hybrid import EpochStats, HybridModel, InteractionArrays, predict, train_hybrid
+from workers.ml.metrics import ranking_metrics, rating_metrics
+from workers.ml.store import save_model
+
+RANDOM_ORDER_SEED = 12345
+
+
+def to_arrays(pairs: Pairs, *, with_targets: bool = True) -> InteractionArrays:
+    pair = F.pair_columns(pairs.job, pairs.cleaner)
+    return InteractionArrays(
+        client_ids=pairs.job["client_id"].astype(np.int64),
+        cleaner_ids=pairs.cleaner["cleaner_id"].astype(np.int64),
+        client_features=F.client_feature_matrix(pairs.job),
+        cleaner_features=F.cleaner_feature_matrix(pairs.cleaner),
+        pair_features=F.pair_feature_matrix(pair),
+        targets=pairs.target if with_targets else None,
+    )
+
+
+def rule_scores(pairs: Pairs) -> np.ndarray:
+    return rule_score(rule_components(F.pair_columns(pairs.job, pairs.cleaner), pairs.cleaner))
+
+
+def ensemble(rule: np.ndarray, neural: np.ndarray) -> np.ndarray:
+    wr, wn = settings.RECOMMENDATION_RULE_WEIGHT, settings.RECOMMENDATION_NEURAL_WEIGHT
+    return (wr * rule + wn * neural) / (wr + wn)
+
+
+def evaluate(model: HybridModel, data: TrainingSet) -> dict:
+    """Rating metrics, the ceiling, and ranking metrics of every scorer on the same jobs."""
+    val_pred = predict(model, to_arrays(data.val))
+    rating = rating_metrics(val_pred, data.val.target)
+    expected = expected_ratings(data.val.group)
+    known = ~np.isnan(expected)
+    ceiling = rating_metrics(expected[known], data.val.target[known])["r2"] if known.sum() > 1 else None
+
+    bidders = data.val_bidders
+    ranking: dict[str, dict] = {}
+    if len(bidders):
+        neural = predict(model, to_arrays(bidders, with_targets=False)).astype(np.float64)
+        rule = rule_scores(bidders)
+        rng = np.random.default_rng(RANDOM_ORDER_SEED)
+        scorers = {
+            "neural": neural, "ensemble": ensemble(rule, neural), "rule_based": rule,
+            "random": rng.random(len(rule)),
+        }
+        ranking = {name: ranking_metrics(s, bidders.relevance, bidders.group, k=5) for name, s in scorers.items()}
+    return {
+        **{k: float(v) for k, v in rating.items()},
+        "ceiling_r2": None if ceiling is None else float(ceiling),
+        "r2_of_ceiling": None if not ceiling else float(rating["r2"] / ceiling),
+        "ranking": ranking,
+    }
+
+
+@dataclass
+class TrainingReport:
+    version: str
+    completed_jobs: int
+    train_samples: int
+    val_samples: int
+    history: list[EpochStats]
+    train_metrics: dict
+    evaluation: dict
+    seconds_loading: float
+    seconds_training: float
+    weights_path: Path | None = None
+    model: HybridModel | None = field(default=None, repr=False)
+
+
+def model_train(
+    *,
+    version: str,
+    epochs: int = 50,
+    batch_size: int = 256,
+    learning_rate: float = 0.001,
+    patience: int = 5,
+    seed: int = 42,
+    val_fraction: float = 0.2,
+    models_dir: Path | None = None,
+    save: bool = True,
+    activate: bool = True,
+    on_loaded: Callable[[TrainingSet], None] | None = None,
+    on_epoch: Callable[[EpochStats], None] | None = None,
+) -> TrainingReport:
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+    data = training_set_load(val_fraction=val_fraction)
+    loaded = time.perf_counter()
+    if on_loaded:
+        on_loaded(data)
+    result = train_hybrid(
+        to_arrays(data.train), to_arrays(data.val), epochs=epochs, batch_size=batch_size,
+        learning_rate=learning_rate, patience=patience, seed=seed, feature_names=F.FEATURE_SCHEMA,
+        on_epoch=on_epoch,
+    )
+    evaluation = evaluate(result.model, data)
+    trained = time.perf_counter()
+    report = TrainingReport(
+        version=version, completed_jobs=data.completed_jobs, train_samples=len(data.train),
+        val_samples=len(data.val), history=result.history, train_metrics=result.metrics,
+        evaluation=evaluation, seconds_loading=loaded - started, seconds_training=trained - loaded,
+        model=result.model,
+    )
+    if save:
+        directory = Path(models_dir or settings.RECOMMENDATION_MODELS_DIR)
+        summary = {
+            "completed_jobs": data.completed_jobs, "train_samples": len(data.train),
+            "val_samples": len(data.val), "val_ranking_rows": len(data.val_bidders),
+            "split_at": data.split_at, "val_fraction": val_fraction, "seed": seed,
+            "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate, "patience": patience,
+        }
+        report.weights_path, _ = save_model(
+            result.model, directory, version, metrics={**result.metrics, **evaluation},
+            history=result.history, extra_metadata={"training_data": summary},
+        )
+        if activate:
+            active_version_write(version, directory)
+    return report
