@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "app.marketplace",
     "app.recommendations",
     "app.synthetic",
+    "app.webhooks",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,1 @@
+"""Signed webhooks (Standard Webhooks): endpoints, deliveries, SSRF-safe sending."""
