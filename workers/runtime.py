@@ -7,20 +7,33 @@ request is as fast as the next ones: torch is imported, the model loaded and war
 from __future__ import annotations
 
 import logging
+import time
 
 from celery.signals import worker_process_init
 
 logger = logging.getLogger(__name__)
 
 _engine = None
+_next_check = 0.0
+# How often a worker looks at the ACTIVE pointer: a newly activated model serves within this.
+MODEL_CHECK_SECONDS = 2.0
 
 
 def get_engine():  # noqa: ANN201
-    global _engine
+    """This process's engine; picks up a newly activated model version (hot reload).
+
+    The check is one stat-sized file read every MODEL_CHECK_SECONDS. The old model keeps
+    serving until the new one is loaded and verified; a bad file keeps the old one.
+    """
+    global _engine, _next_check
     if _engine is None:
         from app.recommendations.engine import RecommendationEngine
 
         _engine = RecommendationEngine()
+        _next_check = time.monotonic() + MODEL_CHECK_SECONDS
+    elif time.monotonic() >= _next_check:
+        _next_check = time.monotonic() + MODEL_CHECK_SECONDS
+        _engine.refresh_model()
     return _engine
 
 

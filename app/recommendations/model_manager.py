@@ -91,7 +91,11 @@ class ModelManager:
         """Load the active version if it differs from the loaded one. True if a model is loaded."""
         wanted = active_version_read(self.directory)
         if wanted is None:
-            return self._loaded is not None
+            if self._loaded is not None:
+                # The operator deactivated every model: serve rule-based from now on.
+                logger.warning("no active model any more: unloading %s", self._loaded.version)
+                self._loaded = None
+            return False
         if self._loaded and self._loaded.version == wanted:
             return True
         return self.load(wanted)

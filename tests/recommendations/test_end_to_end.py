@@ -60,3 +60,56 @@ def test_it_requires_a_token(api_client) -> None:
     resp = api_client.post("/api/v1/jobs/1/recommendations/", {}, format="json")
     assert resp.status_code == 401
     assert resp.json()["status"] == 401
+
+
+def _wait_for_mode(api_client, url: str, body: dict, want: str, timeout: float = 20) -> dict:
+    """POST until the worker answers in `want` mode (it checks for a new model every 2 s)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        resp = api_client.post(url, body, format="json")
+        assert resp.status_code == 202, resp.content
+        done = _poll(api_client, resp.json()["status_url"])
+        assert done["status"] == "succeeded", done
+        if done["result"].get("mode", want) == want or time.monotonic() > deadline:
+            return done
+        time.sleep(0.5)
+
+
+def test_it_serves_all_three_kinds_with_the_neural_model(celery_worker, api_client, models_dir) -> None:
+    from app.marketplace.models import Bid, CleaningJob
+    from app.recommendations.cleaner_scores import cleaner_scores_refresh
+    from app.recommendations.model_manager import ACTIVE_POINTER
+    from app.recommendations.models import BidSuggestion, JobRecommendation
+    from app.synthetic.generator import training_data_generate
+    from workers.training import model_train
+
+    training_data_generate(jobs=600, cleaners=40, clients=80, seed=3)
+    cleaner_scores_refresh()
+    model_train(version="e2e-1", models_dir=models_dir, seed=3)
+    try:
+        job = CleaningJob.objects.filter(status="open_for_bids").order_by("pk").first()
+        bid = Bid.objects.filter(job=job).first()
+        cleaner = bid.cleaner
+
+        api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(job.client.user)}")
+        done = _wait_for_mode(api_client, f"/api/v1/jobs/{job.pk}/recommendations/", {"limit": 5}, "ensemble")
+        assert done["result"]["mode"] == "ensemble" and done["result"]["model_version"] == "e2e-1"
+        assert all(c["neural_score"] is not None for c in done["result"]["cleaners"])
+        rows = CleanerRecommendation.objects.filter(request_id=done["id"])
+        assert {r.model_version for r in rows} == {"e2e-1"}
+
+        api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(cleaner.user)}")
+        done = _wait_for_mode(api_client, f"/api/v1/cleaners/{cleaner.pk}/recommendations/", {"mode": "neural"}, "neural")
+        assert done["result"]["mode"] == "neural"
+        assert JobRecommendation.objects.filter(request_id=done["id"]).count() == len(done["result"]["jobs"])
+
+        resp = api_client.post(f"/api/v1/jobs/{job.pk}/bid-suggestions/", {}, format="json")
+        assert resp.status_code == 202, resp.content
+        done = _poll(api_client, resp.json()["status_url"])
+        assert done["status"] == "succeeded", done
+        s = done["result"]
+        assert s["low"] <= s["suggested_amount"] <= s["high"] and 0 < s["confidence"] <= 1
+        assert BidSuggestion.objects.get(request_id=done["id"]).cleaner_id == cleaner.pk
+    finally:
+        (models_dir / ACTIVE_POINTER).unlink(missing_ok=True)
+        time.sleep(2.5)  # let the worker notice and go back to rule-based for the tests after this one
