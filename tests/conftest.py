@@ -108,6 +108,9 @@ def worker_env(django_db_setup, django_db_blocker, models_dir: Path) -> dict[str
         "REDIS_URL": settings.REDIS_URL,
         "RECOMMENDATION_MODELS_DIR": str(models_dir),
         "PYTHONUNBUFFERED": "1",
+        # The webhook tests' receivers listen on 127.0.0.1, and their retries must be quick.
+        "WEBHOOK_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "WEBHOOK_RETRY_SCHEDULE": "0.1,0.1,0.1",
     }
 
 

@@ -20,6 +20,10 @@ RECOMMEND_JOBS = "recommendations.recommend_jobs_for_cleaner"
 SUGGEST_BID = "recommendations.suggest_bid"
 PING = "recommendations.ping"
 REFRESH_CLEANER_SCORES = "maintenance.refresh_cleaner_scores"
+WEBHOOK_DELIVER = "webhooks.deliver"
+WEBHOOK_SWEEP = "webhooks.sweep"
+FEEDBACK_APPLY = "feedback.apply"
+FEEDBACK_SWEEP = "feedback.sweep"
 
 TASK_QUEUES = {
     RECOMMEND_CLEANERS: Queue.RECOMMENDATIONS,
@@ -27,4 +31,8 @@ TASK_QUEUES = {
     SUGGEST_BID: Queue.RECOMMENDATIONS,
     PING: Queue.RECOMMENDATIONS,
     REFRESH_CLEANER_SCORES: Queue.MAINTENANCE,
+    WEBHOOK_DELIVER: Queue.WEBHOOKS,
+    WEBHOOK_SWEEP: Queue.WEBHOOKS,
+    FEEDBACK_APPLY: Queue.FEEDBACK,
+    FEEDBACK_SWEEP: Queue.FEEDBACK,
 }

@@ -7,32 +7,28 @@ request is as fast as the next ones: torch is imported, the model loaded and war
 from __future__ import annotations
 
 import logging
-import time
 
 from celery.signals import worker_process_init
 
 logger = logging.getLogger(__name__)
 
 _engine = None
-_next_check = 0.0
-# How often a worker looks at the ACTIVE pointer: a newly activated model serves within this.
-MODEL_CHECK_SECONDS = 2.0
 
 
 def get_engine():  # noqa: ANN201
-    """This process's engine; picks up a newly activated model version (hot reload).
+    """This process's engine, on the active model version (hot reload).
 
-    The check is one stat-sized file read every MODEL_CHECK_SECONDS. The old model keeps
-    serving until the new one is loaded and verified; a bad file keeps the old one.
+    Every task checks the ACTIVE pointer (a stat, and a read only when it changed), so a
+    task never computes with a model that is no longer active and caches the answer under the
+    new model's generation. The old model serves until the new one is loaded and verified;
+    a bad file keeps the old one.
     """
-    global _engine, _next_check
+    global _engine
     if _engine is None:
         from app.recommendations.engine import RecommendationEngine
 
         _engine = RecommendationEngine()
-        _next_check = time.monotonic() + MODEL_CHECK_SECONDS
-    elif time.monotonic() >= _next_check:
-        _next_check = time.monotonic() + MODEL_CHECK_SECONDS
+    else:
         _engine.refresh_model()
     return _engine
 
@@ -66,7 +62,20 @@ def warm_up() -> None:
             cleaner_features=np.zeros((n, len(CLEANER_FEATURES)), np.float32),
             pair_features=np.zeros((n, len(PAIR_FEATURES)), np.float32),
         ))
+    _warm_request_path(engine)
     logger.info("worker process ready: mode %s, model %s", engine.mode, engine.model_manager.version or "none")
+
+
+def _warm_request_path(engine) -> None:  # noqa: ANN001
+    """Open the database connection, load the cleaner table and score one open job (no writes)."""
+    from app.marketplace.models import CleaningJob
+    from app.recommendations import services  # noqa: F401  (imports the whole request path)
+    from app.recommendations.cleaner_cache import cleaner_table
+
+    cleaner_table.get()
+    job = CleaningJob.objects.filter(status=CleaningJob.Status.OPEN_FOR_BIDS).order_by("-pk").first()
+    if job is not None:
+        engine.score_cleaners_for_job(job, 10)
 
 
 @worker_process_init.connect

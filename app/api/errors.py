@@ -8,6 +8,7 @@ exceptions are logged and answered with a generic 500 that carries no traceback.
 import logging
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -18,11 +19,18 @@ logger = logging.getLogger(__name__)
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 
+class ServiceUnavailable(exceptions.APIException):
+    status_code = 503
+    default_detail = "The service is temporarily unavailable; retry shortly."
+    default_code = "service_unavailable"
+
+
 def _flatten(detail: Any, prefix: str = "") -> list[dict[str, str]]:
     if isinstance(detail, dict):
         out: list[dict[str, str]] = []
         for key, value in detail.items():
-            name = key if not prefix else f"{prefix}.{key}"
+            # DRF 3.18 reports a list's items as a dict keyed by index: `events[3]`, not `events.3`.
+            name = f"{prefix}[{key}]" if isinstance(key, int) else key if not prefix else f"{prefix}.{key}"
             if key == "non_field_errors":
                 name = prefix or None
             out.extend(_flatten(value, name or ""))
@@ -44,7 +52,15 @@ def problem(status_code: int, title: str, detail: str, errors: list[dict] | None
     return body
 
 
+class PayloadTooLarge(exceptions.APIException):
+    status_code = 413
+    default_detail = "The request body is larger than this service accepts."
+    default_code = "payload_too_large"
+
+
 def problem_exception_handler(exc: Exception, context: dict) -> Response:
+    if isinstance(exc, RequestDataTooBig):  # DATA_UPLOAD_MAX_MEMORY_SIZE, hit while DRF parses the body
+        exc = PayloadTooLarge()
     response = exception_handler(exc, context)
     if response is None:
         logger.exception("unhandled API error", exc_info=exc)

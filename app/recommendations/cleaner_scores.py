@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import Avg, Count, Q, Sum
 
 from app.marketplace.models import Bid, CleanerProfile, CleaningJob, Review
+from app.recommendations.cleaner_cache import cleaners_changed
 from app.recommendations.models import CleanerScore
 from app.recommendations.scoring import PRIOR_RATING, smoothed_quality, smoothed_reliability
 
@@ -70,4 +71,5 @@ def cleaner_scores_refresh() -> int:
         CleanerScore.objects.bulk_create(
             rows, batch_size=1000, update_conflicts=True, unique_fields=["cleaner"], update_fields=UPDATE_FIELDS
         )
+        transaction.on_commit(cleaners_changed)
     return n

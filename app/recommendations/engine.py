@@ -155,8 +155,10 @@ class RecommendationEngine:
         )
 
     def score_cleaners_for_job(self, job: CleaningJob, limit: int = 10, *, mode: str | None = None) -> Scored:
-        context = selectors.job_context(job_id=job.pk)
-        cleaners = selectors.candidate_cleaners_for_job(job=job, context=context)
+        from app.recommendations.cleaner_cache import cleaner_table
+
+        context = selectors.job_context_of(job)
+        cleaners = selectors.candidate_cleaners_for_job(job=job, context=context, cleaners=cleaner_table.get())
         job_cols = F.broadcast_job(context, len(cleaners["cleaner_id"]))
         return self._top(cleaners["cleaner_id"], self.score_pairs(job_cols, cleaners, mode=mode), limit)
 

@@ -55,6 +55,15 @@ def active_version_write(version: str, directory: Path | None = None) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, directory / ACTIVE_POINTER)
+    _forget_cached_answers()
+
+
+def _forget_cached_answers() -> None:
+    """Cached answers of the previous model are stale. Bumped on activation and again by each
+    worker when it swaps models, so nothing computed by a not-yet-swapped worker survives."""
+    from app.recommendations.cache import generation_bump
+
+    generation_bump("model")
 
 
 @dataclass(frozen=True)
@@ -73,6 +82,7 @@ class ModelManager:
         self.directory = directory or models_dir()
         self._loaded: LoadedModel | None = None
         self._lock = threading.Lock()
+        self._pointer_stamp: int | None = None
         self.last_error: str | None = None
 
     @property
@@ -89,12 +99,20 @@ class ModelManager:
 
     def refresh(self) -> bool:
         """Load the active version if it differs from the loaded one. True if a model is loaded."""
+        try:
+            stamp = (self.directory / ACTIVE_POINTER).stat().st_mtime_ns
+        except FileNotFoundError:
+            stamp = None
+        if stamp is not None and stamp == self._pointer_stamp and self._loaded is not None:
+            return True  # the pointer did not change since we loaded from it: no read needed
+        self._pointer_stamp = stamp
         wanted = active_version_read(self.directory)
         if wanted is None:
             if self._loaded is not None:
                 # The operator deactivated every model: serve rule-based from now on.
                 logger.warning("no active model any more: unloading %s", self._loaded.version)
                 self._loaded = None
+                _forget_cached_answers()
             return False
         if self._loaded and self._loaded.version == wanted:
             return True
@@ -117,5 +135,6 @@ class ModelManager:
                 return self._loaded is not None
             self._loaded = LoadedModel(version=version, model=model, metadata=metadata)
             self.last_error = None
+            _forget_cached_answers()
             logger.info("loaded model version %s from %s", version, self.directory)
             return True

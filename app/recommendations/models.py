@@ -69,6 +69,8 @@ class RecommendationRequest(models.Model):
     error = models.TextField(blank=True)
     model_version = models.CharField(max_length=32, blank=True)
     variant = models.CharField(max_length=32, blank=True)
+    # Where the worker caches the answer (see cache.py); empty: not cached.
+    cache_key = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -7,15 +7,20 @@ candidate. The result is column-wise (see `features`), ready for vectorized scor
 from datetime import UTC, datetime
 
 import numpy as np
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from app.marketplace.models import SERVICE_BIT, SERVICE_TYPES, CleanerProfile, CleaningJob, mask_to_services
+from app.marketplace.models import (
+    SERVICE_BIT,
+    SERVICE_TYPES,
+    CleanerProfile,
+    CleaningJob,
+    ClientProfile,
+    mask_to_services,
+)
 from app.recommendations.features import PROPERTY_TYPES, distance_km
 from app.recommendations.scoring import PRIOR_RATING, PRIOR_RELIABILITY, smoothed_quality
 
-# Bounding box for the SQL prefilter; the exact per-cleaner radius is applied in numpy.
-MAX_SERVICE_RADIUS_KM = 60.0
 MAX_OPEN_JOBS_SCANNED = 2000
 BUSY_STATUSES = (CleaningJob.Status.ASSIGNED, CleaningJob.Status.IN_PROGRESS)
 RECOMMENDABLE_STATUSES = (CleaningJob.Status.DRAFT, CleaningJob.Status.OPEN_FOR_BIDS)
@@ -71,6 +76,17 @@ def _cleaner_rows_to_columns(rows: list[tuple]) -> dict[str, np.ndarray]:
     return out
 
 
+def job_context_of(job: CleaningJob) -> dict[str, float]:
+    """The context of a job whose property is already loaded (select_related): no query."""
+    if "property" not in job._state.fields_cache:
+        return job_context(job_id=job.pk)
+    p = job.property
+    return _job_row_to_columns((
+        job.pk, job.client_id, p.lat, p.lng, job.service_type, job.scheduled_start, job.duration_hours,
+        job.budget, p.property_type, p.size_sqft, p.bedrooms, p.bathrooms, p.has_pets,
+    ))
+
+
 def job_context(*, job_id: int) -> dict[str, float] | None:
     row = CleaningJob.objects.filter(pk=job_id).values_list(*_JOB_FIELDS).first()
     return _job_row_to_columns(row) if row else None
@@ -88,32 +104,48 @@ def _busy(job_start: datetime, job_end: datetime, exclude_job_id: int | None) ->
     return Exists(busy)
 
 
-def candidate_cleaners_for_job(*, job: CleaningJob, context: dict[str, float]) -> dict[str, np.ndarray]:
-    """Cleaners who offer the service, work then, are in range, not blocked and not busy."""
-    dlat = MAX_SERVICE_RADIUS_KM / 111.0
-    dlng = MAX_SERVICE_RADIUS_KM / (111.0 * max(np.cos(np.radians(context["lat"])), 0.1))
-    weekday_bit = 1 << int(context["weekday"])
-    rows = list(
-        CleanerProfile.objects.filter(
-            is_active=True,
-            home_lat__range=(context["lat"] - dlat, context["lat"] + dlat),
-            home_lng__range=(context["lng"] - dlng, context["lng"] + dlng),
-            day_start_hour__lte=context["start_hour"],
-            day_end_hour__gte=context["end_hour"],
-        )
-        .alias(
-            offers=F("services_mask").bitand(SERVICE_BIT[SERVICE_TYPES[int(context["service_idx"])]]),
-            works=F("available_days_mask").bitand(weekday_bit),
-        )
-        .filter(offers__gt=0, works__gt=0)
-        .exclude(Q(blocked_by=job.client_id))
-        .exclude(_busy(job.scheduled_start, job.scheduled_end, job.pk))
-        .values_list(*_CLEANER_FIELDS)
+def active_cleaner_columns() -> dict[str, np.ndarray]:
+    """Scoring columns of every active cleaner (the worker caches them: see cleaner_cache)."""
+    rows = list(CleanerProfile.objects.filter(is_active=True).order_by("pk").values_list(*_CLEANER_FIELDS))
+    return _cleaner_rows_to_columns(rows)
+
+
+def unavailable_cleaner_ids(*, job: CleaningJob) -> set[int]:
+    """Cleaners this job's client blocked, and cleaners busy with another job at that time."""
+    blocked = ClientProfile.blocked_cleaners.through.objects.filter(clientprofile_id=job.client_id).values_list(
+        "cleanerprofile_id", flat=True
     )
-    cleaners = _cleaner_rows_to_columns(rows)
-    dist = distance_km(context["lat"], context["lng"], cleaners["home_lat"], cleaners["home_lng"])
-    keep = dist <= cleaners["service_radius_km"]
-    return {key: value[keep] for key, value in cleaners.items()}
+    busy = (
+        CleaningJob.objects.filter(
+            status__in=BUSY_STATUSES, scheduled_start__lt=job.scheduled_end, scheduled_end__gt=job.scheduled_start,
+            assigned_cleaner__isnull=False,
+        )
+        .exclude(pk=job.pk)
+        .values_list("assigned_cleaner_id", flat=True)
+    )
+    return set(blocked.union(busy))
+
+
+def candidate_cleaners_for_job(
+    *, job: CleaningJob, context: dict[str, float], cleaners: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Of `cleaners` (all active ones), those who offer the service, work then, are in range,
+    and are neither blocked by the client nor busy. One query, for the exclusions."""
+    service_bit = SERVICE_BIT[SERVICE_TYPES[int(context["service_idx"])]]
+    weekday_bit = 1 << int(context["weekday"])
+    keep = (
+        ((cleaners["services_mask"] & service_bit) > 0)
+        & ((cleaners["available_days_mask"] & weekday_bit) > 0)
+        & (cleaners["day_start_hour"] <= context["start_hour"])
+        & (cleaners["day_end_hour"] >= context["end_hour"])
+    )
+    idx = np.flatnonzero(keep)
+    dist = distance_km(context["lat"], context["lng"], cleaners["home_lat"][idx], cleaners["home_lng"][idx])
+    idx = idx[dist <= cleaners["service_radius_km"][idx]]
+    excluded = unavailable_cleaner_ids(job=job)
+    if excluded:
+        idx = idx[~np.isin(cleaners["cleaner_id"][idx], np.fromiter(excluded, np.int64, len(excluded)))]
+    return {key: value[idx] for key, value in cleaners.items()}
 
 
 def cleaner_columns(*, cleaner_id: int) -> dict[str, np.ndarray] | None:

@@ -8,14 +8,17 @@ its rows keyed by the request inside one transaction, so a redelivered task does
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from app.marketplace.models import CleanerProfile, CleaningJob
+from app.recommendations.cache import cache_put
+from app.recommendations.cleaner_cache import cleaner_table
 from app.recommendations.engine import RecommendationEngine
 from app.recommendations.models import (
     BidSuggestion,
@@ -24,6 +27,7 @@ from app.recommendations.models import (
     RecommendationRequest,
 )
 from app.recommendations.results import result_publish
+from app.webhooks.services import webhook_deliveries_create_for_request
 from workers import names
 
 logger = logging.getLogger(__name__)
@@ -68,28 +72,64 @@ def recommendation_request_create(
     limit: int = 10,
     mode: str = "",
     callback_url: str = "",
+    cache_key: str = "",
 ) -> RecommendationRequest:
-    with transaction.atomic():
-        req = RecommendationRequest.objects.create(
-            kind=kind, requested_by=user, job=job, cleaner=cleaner, limit=limit, mode=mode or "",
-            callback_url=callback_url or "",
-        )
-        # Enqueue only once the row is visible to the worker.
-        transaction.on_commit(lambda: _enqueue(req))
+    req = RecommendationRequest.objects.create(
+        kind=kind, requested_by=user, job=job, cleaner=cleaner, limit=limit, mode=mode or "",
+        callback_url=callback_url or "", cache_key=cache_key,
+    )
+    # Enqueue once the row is committed, so the worker always finds it. Outside a transaction
+    # (the API's case) this runs at once and a broker failure reaches the caller as a 503.
+    transaction.on_commit(lambda: _enqueue_or_fail(req))
     return req
+
+
+def _enqueue_or_fail(req: RecommendationRequest) -> None:
+    try:
+        _enqueue(req)
+    except Exception as exc:
+        logger.exception("could not enqueue request %s", req.pk)
+        RecommendationRequest.objects.filter(pk=req.pk).update(
+            status=Status.FAILED, error="the task queue was unavailable", finished_at=timezone.now()
+        )
+        raise QueueUnavailable from exc
+
+
+class QueueUnavailable(Exception):
+    """The broker did not take the task; the request was marked failed."""
+
+
+@contextmanager
+def _recomputable_writes():
+    """A transaction whose commit need not wait for the disk (PostgreSQL only).
+
+    Everything written in it can be recomputed: if the database crashes in the few
+    milliseconds before the WAL reaches the disk, the request is still queued or running and
+    its redelivered task computes it again. Saves an fsync per write on the hot path.
+    """
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        yield
 
 
 def _claim(request_id: str) -> bool:
     now = timezone.now()
-    claimed = RecommendationRequest.objects.filter(
-        pk=request_id, status__in=(Status.QUEUED, Status.RUNNING), attempts__lt=MAX_ATTEMPTS
-    ).update(status=Status.RUNNING, attempts=F("attempts") + 1, started_at=now)
+    with _recomputable_writes():
+        claimed = _claim_update(request_id, now)
     if not claimed:
         # Either done already (a redelivery: nothing to do) or out of attempts: fail it.
         RecommendationRequest.objects.filter(
             pk=request_id, status__in=(Status.QUEUED, Status.RUNNING)
         ).update(status=Status.FAILED, error="the worker stopped while computing this request", finished_at=now)
     return bool(claimed)
+
+
+def _claim_update(request_id: str, now) -> int:  # noqa: ANN001
+    return RecommendationRequest.objects.filter(
+        pk=request_id, status__in=(Status.QUEUED, Status.RUNNING), attempts__lt=MAX_ATTEMPTS
+    ).update(status=Status.RUNNING, attempts=F("attempts") + 1, started_at=now)
 
 
 def _score_rows(model, req: RecommendationRequest, scored, subject_field: str, fixed: dict) -> list:
@@ -147,31 +187,51 @@ def recommendation_request_run(*, request_id: str, engine: RecommendationEngine)
     if not _claim(request_id):
         req = RecommendationRequest.objects.filter(pk=request_id).first()
         if req is not None and req.is_finished:
+            # A redelivery after the worker died between storing and notifying: finish the job.
             result_publish(str(req.id), request_payload(req))
+            webhook_deliveries_create_for_request(request=req)
         return req.status if req else "missing"
 
-    req = RecommendationRequest.objects.select_related("job", "cleaner").get(pk=request_id)
+    req = RecommendationRequest.objects.select_related("job__property", "cleaner").get(pk=request_id)
+    try:
+        _compute_publish_store(req, engine)
+    except IntegrityError:
+        # A cleaner or job vanished behind the ORM's back (raw SQL, a flush) while this
+        # worker's cleaner table still had it: reload the table and compute again, once.
+        logger.warning("request %s referenced a deleted row; recomputing with fresh data", request_id)
+        cleaner_table.invalidate()
+        _compute_publish_store(req, engine)
+    webhook_deliveries_create_for_request(request=req)
+    return req.status
+
+
+def _compute_publish_store(req: RecommendationRequest, engine: RecommendationEngine) -> None:
     runner, row_model = RUNNERS[req.kind]
+    changes: dict = {"finished_at": timezone.now()}
+    rows: list = []
     try:
         result, rows = runner(req, engine)
     except Exception as exc:  # a bug or bad data must fail the request, not leave it running
-        logger.exception("request %s failed", request_id)
-        RecommendationRequest.objects.filter(pk=request_id).update(
-            status=Status.FAILED, error=f"{type(exc).__name__}: could not compute recommendations",
-            finished_at=timezone.now(),
-        )
+        logger.exception("request %s failed", req.pk)
+        changes.update(status=Status.FAILED, error=f"{type(exc).__name__}: could not compute recommendations")
     else:
-        with transaction.atomic():
-            # Results are keyed by the request: a second run replaces the first run's rows.
-            row_model.objects.filter(request_id=request_id).delete()
-            row_model.objects.bulk_create(rows)
-            RecommendationRequest.objects.filter(pk=request_id).update(
-                status=Status.SUCCEEDED, result=result, finished_at=timezone.now(),
-                model_version=result.get("model_version") or "",
-            )
-    req.refresh_from_db()
-    result_publish(str(req.id), request_payload(req))
-    return req.status
+        changes.update(status=Status.SUCCEEDED, result=result, model_version=result.get("model_version") or "")
+    for field, value in changes.items():
+        setattr(req, field, value)
+    # The waiting client is answered first; the rows follow in the same task. If the worker
+    # dies in between, the request is still `running` in the table, the message is redelivered
+    # (late ack) and the rerun publishes and writes the same result again.
+    payload = request_payload(req)
+    result_publish(str(req.id), payload)
+    with _recomputable_writes():
+        if req.attempts > 1:
+            # Results are keyed by the request: a rerun replaces the earlier run's rows.
+            row_model.objects.filter(request_id=req.pk).delete()
+        row_model.objects.bulk_create(rows)
+        RecommendationRequest.objects.filter(pk=req.pk).update(**changes)
+    req.attempts += 1  # a second call (the retry above) must clear this call's rows
+    if req.cache_key and req.status == Status.SUCCEEDED:
+        cache_put(req.cache_key, payload)
 
 
 def request_ttl_expired(req: RecommendationRequest) -> bool:

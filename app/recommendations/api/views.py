@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.http import Http404
 from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
@@ -15,9 +16,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from app.accounts.models import User
+from app.api.errors import ServiceUnavailable
+from app.api.schema import COMMON, problems
 from app.marketplace.models import CleanerProfile, CleaningJob
 from app.recommendations import services
 from app.recommendations.api import serializers as s
+from app.recommendations.cache import cache_get, cache_key
 from app.recommendations.models import RecommendationRequest
 from app.recommendations.results import result_get, result_wait
 
@@ -46,41 +50,66 @@ def _visible_cleaner(user: User, cleaner_id: int) -> CleanerProfile:
         raise Http404 from None
 
 
+def _create(**kwargs) -> RecommendationRequest:  # noqa: ANN003
+    try:
+        return services.recommendation_request_create(**kwargs)
+    except services.QueueUnavailable:
+        raise ServiceUnavailable("The task queue is unavailable; the request was not accepted. Retry shortly.") from None
+
+
+def _request_or_cached(request: Request, *, kind: str, job=None, cleaner=None, limit: int = 1, mode: str = "",  # noqa: ANN001
+                       callback_url: str = "") -> Response:
+    """200 with a fresh cached answer to the same question, else 202 and a new request."""
+    key = cache_key(kind=kind, user_id=request.user.pk, job_id=job.pk if job else None,
+                    cleaner_id=cleaner.pk if cleaner else None, limit=limit, mode=mode)
+    # A caller who asked for a callback gets one: no shortcut through the cache.
+    if not callback_url and (cached := cache_get(key)) is not None:
+        return Response({**cached, "cached": True}, status=status.HTTP_200_OK)
+    req = _create(user=request.user, kind=kind, job=job, cleaner=cleaner, limit=limit, mode=mode,
+                  callback_url=callback_url, cache_key=key)
+    return _accepted(request, req)
+
+
 def _accepted(request: Request, req: RecommendationRequest) -> Response:
     url = request.build_absolute_uri(reverse("recommendation-request-detail", args=[req.id]))
     body = s.RequestAccepted({"id": req.id, "status": req.status, "status_url": url}).data
     return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": url})
 
 
+_ASYNC_RESPONSES = {
+    202: OpenApiResponse(s.RequestAccepted, description="Accepted: poll `status_url` (also in `Location`)."),
+    200: OpenApiResponse(s.CachedAnswer, description="A fresh cached answer to the same question."),
+    **problems(400, 404, 503, *COMMON),
+}
+
+
 class JobRecommendationsView(APIView):
     """Ask for the best cleaners for one of your jobs."""
 
+    @extend_schema(request=s.RecommendationInput, responses=_ASYNC_RESPONSES, tags=["recommendations"])
     def post(self, request: Request, job_id: int) -> Response:
         job = _visible_job(request.user, job_id)
         data = s.RecommendationInput(data=request.data)
         data.is_valid(raise_exception=True)
-        req = services.recommendation_request_create(
-            user=request.user, kind=Kind.CLEANERS_FOR_JOB, job=job, **data.validated_data
-        )
-        return _accepted(request, req)
+        return _request_or_cached(request, kind=Kind.CLEANERS_FOR_JOB, job=job, **data.validated_data)
 
 
 class CleanerRecommendationsView(APIView):
     """Ask for the best open jobs for a cleaner (yourself, unless you are an operator)."""
 
+    @extend_schema(request=s.RecommendationInput, responses=_ASYNC_RESPONSES, tags=["recommendations"])
     def post(self, request: Request, cleaner_id: int) -> Response:
         cleaner = _visible_cleaner(request.user, cleaner_id)
         data = s.RecommendationInput(data=request.data)
         data.is_valid(raise_exception=True)
-        req = services.recommendation_request_create(
-            user=request.user, kind=Kind.JOBS_FOR_CLEANER, cleaner=cleaner, **data.validated_data
-        )
-        return _accepted(request, req)
+        return _request_or_cached(request, kind=Kind.JOBS_FOR_CLEANER, cleaner=cleaner, **data.validated_data)
 
 
 class BidSuggestionsView(APIView):
     """Ask what a cleaner should bid on an open job."""
 
+    @extend_schema(request=s.BidSuggestionInput, responses={**_ASYNC_RESPONSES, **problems(403)},
+                   tags=["recommendations"])
     def post(self, request: Request, job_id: int) -> Response:
         data = s.BidSuggestionInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -99,16 +128,18 @@ class BidSuggestionsView(APIView):
         job = CleaningJob.objects.filter(pk=job_id).first()
         if job is None or (not user.is_operator and job.status != CleaningJob.Status.OPEN_FOR_BIDS):
             raise Http404
-        req = services.recommendation_request_create(
-            user=user, kind=Kind.BID_SUGGESTION, job=job, cleaner=cleaner,
-            callback_url=data.validated_data["callback_url"],
+        return _request_or_cached(
+            request, kind=Kind.BID_SUGGESTION, job=job, cleaner=cleaner, callback_url=data.validated_data["callback_url"]
         )
-        return _accepted(request, req)
 
 
 class RecommendationRequestView(APIView):
     """The state of a request and, once done, its result. `?wait=N` long-polls up to N seconds."""
 
+    @extend_schema(
+        parameters=[OpenApiParameter("wait", float, description="Hold the answer up to N seconds (0-30) until done.")],
+        responses={200: s.RequestState, **problems(400, 404, *COMMON)}, tags=["recommendations"],
+    )
     def get(self, request: Request, request_id) -> Response:  # noqa: ANN001
         query = s.WaitQuery(data=request.query_params)
         query.is_valid(raise_exception=True)

@@ -10,6 +10,10 @@ from workers import names
 SCHEDULES = [
     ("Refresh cleaner scores (daily)", names.REFRESH_CLEANER_SCORES,
      {"minute": "30", "hour": "2", "day_of_month": "*", "month_of_year": "*", "day_of_week": "*"}, "maintenance"),
+    ("Send due webhook retries (every minute)", names.WEBHOOK_SWEEP,
+     {"minute": "*", "hour": "*", "day_of_month": "*", "month_of_year": "*", "day_of_week": "*"}, "webhooks"),
+    ("Re-enqueue unapplied feedback (every minute)", names.FEEDBACK_SWEEP,
+     {"minute": "*", "hour": "*", "day_of_month": "*", "month_of_year": "*", "day_of_week": "*"}, "feedback"),
 ]
 
 

@@ -4,24 +4,19 @@ The same arguments give the same rows; see `app.synthetic.generator` for what is
 """
 
 import argparse
-import importlib
-import importlib.util
 import time
 from datetime import UTC, datetime
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from app.recommendations.cleaner_scores import cleaner_scores_refresh
 from app.synthetic.generator import (
     DEFAULT_REFERENCE_DATE,
     training_data_clear,
     training_data_exists,
     training_data_generate,
 )
-
-# Where the recommendations app keeps `cleaner_scores_refresh`, first match wins.
-SCORES_MODULES = ("app.recommendations.cleaner_scores", "app.recommendations.services")
-SCORES_FUNCTION = "cleaner_scores_refresh"
 
 
 def reference_date(value: str) -> datetime:
@@ -83,14 +78,5 @@ class Command(BaseCommand):
         )
 
     def _refresh_cleaner_scores(self) -> None:
-        # The scores service belongs to the recommendations app and may not exist yet; when it
-        # does, its own import errors must surface, so only its absence is tolerated.
-        for module_name in SCORES_MODULES:
-            if importlib.util.find_spec(module_name) is None:
-                continue
-            refresh = getattr(importlib.import_module(module_name), SCORES_FUNCTION, None)
-            if refresh is not None:
-                refreshed = refresh()
-                self.stdout.write(f"Refreshed the CleanerScore of {refreshed} cleaners.")
-                return
-        self.stdout.write(f"Skipped the CleanerScore refresh: no {SCORES_FUNCTION} in {', '.join(SCORES_MODULES)}.")
+        refreshed = cleaner_scores_refresh()
+        self.stdout.write(f"Refreshed the CleanerScore of {refreshed} cleaners.")

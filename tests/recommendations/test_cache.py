@@ -1,0 +1,81 @@
+"""The result cache: a repeated question is answered at once until something it depends on changes."""
+
+from decimal import Decimal
+
+import pytest
+
+from app.marketplace.models import Bid
+from app.recommendations.model_manager import active_version_write
+from tests import factories as f
+from tests.recommendations.test_end_to_end import _poll, _stored
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
+
+
+def _ask(api_client, url: str, body: dict | None = None):  # noqa: ANN202
+    return api_client.post(url, body or {"limit": 3}, format="json")
+
+
+def _answered(api_client, url: str) -> dict:
+    resp = _ask(api_client, url)
+    assert resp.status_code == 202, resp.content
+    done = _poll(api_client, resp.json()["status_url"])
+    _stored(done["id"])
+    return done
+
+
+def test_it_answers_a_repeated_question_from_the_cache(celery_worker, api_client) -> None:
+    job = f.job()
+    f.cleaner(home_lat=job.property.lat, home_lng=job.property.lng)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(job.client.user)}")
+    url = f"/api/v1/jobs/{job.pk}/recommendations/"
+    first = _answered(api_client, url)
+
+    again = _ask(api_client, url)
+
+    assert again.status_code == 200
+    body = again.json()
+    assert body["cached"] is True
+    assert body["id"] == first["id"] and body["result"] == first["result"]
+    # Another limit or mode is another question.
+    assert _ask(api_client, url, {"limit": 4}).status_code == 202
+    assert _ask(api_client, url, {"limit": 3, "mode": "rule_based"}).status_code == 202
+
+
+def test_it_forgets_when_the_job_or_its_bids_change(celery_worker, api_client) -> None:
+    job = f.job()
+    cleaner = f.cleaner(home_lat=job.property.lat, home_lng=job.property.lng)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(job.client.user)}")
+    url = f"/api/v1/jobs/{job.pk}/recommendations/"
+    _answered(api_client, url)
+    assert _ask(api_client, url).status_code == 200
+
+    Bid.objects.create(job=job, cleaner=cleaner, amount=Decimal("99"))
+    assert _answered(api_client, url)["status"] == "succeeded"  # recomputed, 202 again
+    assert _ask(api_client, url).status_code == 200
+
+    job.budget = Decimal("500")
+    job.save()
+    assert _ask(api_client, url).status_code == 202
+
+
+def test_it_forgets_when_a_model_version_is_activated(celery_worker, api_client, settings, tmp_path) -> None:
+    job = f.job()
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(job.client.user)}")
+    url = f"/api/v1/jobs/{job.pk}/recommendations/"
+    _answered(api_client, url)
+    assert _ask(api_client, url).status_code == 200
+
+    active_version_write("9.9", tmp_path)  # any activation bumps the model generation
+
+    assert _ask(api_client, url).status_code == 202
+
+
+def test_it_keeps_one_users_cached_answer_from_another(celery_worker, api_client) -> None:
+    job = f.job()
+    operator = f.operator()
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(operator)}")
+    url = f"/api/v1/jobs/{job.pk}/recommendations/"
+    _answered(api_client, url)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(job.client.user)}")
+    assert _ask(api_client, url).status_code == 202
