@@ -106,7 +106,9 @@ class RecommendationEngine:
 
     # -- scoring -------------------------------------------------------------------------
 
-    def _neural(self, job: dict[str, np.ndarray], cleaner: dict[str, np.ndarray], pair: dict[str, np.ndarray]) -> np.ndarray:
+    def _neural(
+        self, job: dict[str, np.ndarray], cleaner: dict[str, np.ndarray], pair: dict[str, np.ndarray], model  # noqa: ANN001
+    ) -> np.ndarray:
         from workers.ml.hybrid import InteractionArrays, predict
 
         data = InteractionArrays(
@@ -116,19 +118,28 @@ class RecommendationEngine:
             cleaner_features=F.cleaner_feature_matrix(cleaner),
             pair_features=F.pair_feature_matrix(pair),
         )
-        return predict(self.model_manager.model, data).astype(np.float64)
+        return predict(model, data).astype(np.float64)
 
     def score_pairs(
-        self, job: dict[str, np.ndarray], cleaner: dict[str, np.ndarray], *, mode: str | None = None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, dict[str, np.ndarray], str]:
-        """Score aligned (job, cleaner) pairs. Returns (score, rule, neural, components, mode used)."""
+        self, job: dict[str, np.ndarray], cleaner: dict[str, np.ndarray], *, mode: str | None = None,
+        model_version: str | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, dict[str, np.ndarray], str, str]:
+        """Score aligned (job, cleaner) pairs.
+
+        Returns (score, rule, neural, components, mode used, model version used). `model_version`
+        pins a version (an A/B variant); by default the active one. Without a usable model the
+        mode falls back to rule-based.
+        """
         mode = self.mode if mode is None else mode
-        if mode != Mode.RULE_BASED and self.model_manager.model is None:
-            mode = Mode.RULE_BASED
+        loaded = None
+        if mode != Mode.RULE_BASED:
+            loaded = self.model_manager.model_for(model_version) if model_version else self.model_manager.loaded
+            if loaded is None:
+                mode = Mode.RULE_BASED
         pair = F.pair_columns(job, cleaner)
         components = rule_components(pair, cleaner)
         rule = rule_score(components)
-        neural = self._neural(job, cleaner, pair) if mode != Mode.RULE_BASED and len(rule) else None
+        neural = self._neural(job, cleaner, pair, loaded.model) if loaded is not None and len(rule) else None
         if mode == Mode.NEURAL and neural is not None:
             score = neural
         elif mode == Mode.ENSEMBLE and neural is not None:
@@ -136,10 +147,10 @@ class RecommendationEngine:
             score = (self.rule_weight * rule + self.neural_weight * neural) / total
         else:
             score = rule
-        return score, rule, neural, components, mode
+        return score, rule, neural, components, mode, loaded.version if loaded is not None else ""
 
     def _top(self, ids: np.ndarray, scored: tuple, limit: int) -> Scored:
-        score, rule, neural, components, mode = scored
+        score, rule, neural, components, mode, version = scored
         n = len(ids)
         if n > limit:
             part = np.argpartition(-score, limit - 1)[:limit]
@@ -150,25 +161,31 @@ class RecommendationEngine:
             ids=ids[order], score=score[order], rule_based_score=rule[order],
             neural_score=None if neural is None else neural[order],
             components={k: v[order] for k, v in components.items()},
-            mode=mode, model_version=self.model_manager.version if mode != Mode.RULE_BASED else "",
+            mode=mode, model_version=version,
             candidates=n,
         )
 
-    def score_cleaners_for_job(self, job: CleaningJob, limit: int = 10, *, mode: str | None = None) -> Scored:
+    def score_cleaners_for_job(
+        self, job: CleaningJob, limit: int = 10, *, mode: str | None = None, model_version: str | None = None
+    ) -> Scored:
         from app.recommendations.cleaner_cache import cleaner_table
 
         context = selectors.job_context_of(job)
         cleaners = selectors.candidate_cleaners_for_job(job=job, context=context, cleaners=cleaner_table.get())
         job_cols = F.broadcast_job(context, len(cleaners["cleaner_id"]))
-        return self._top(cleaners["cleaner_id"], self.score_pairs(job_cols, cleaners, mode=mode), limit)
+        scored = self.score_pairs(job_cols, cleaners, mode=mode, model_version=model_version)
+        return self._top(cleaners["cleaner_id"], scored, limit)
 
-    def score_jobs_for_cleaner(self, cleaner: CleanerProfile, limit: int = 10, *, mode: str | None = None) -> Scored:
+    def score_jobs_for_cleaner(
+        self, cleaner: CleanerProfile, limit: int = 10, *, mode: str | None = None, model_version: str | None = None
+    ) -> Scored:
         jobs = selectors.open_jobs_for_cleaner(cleaner=cleaner)
         n = len(jobs)
         job_cols = {key: np.array([j[key] for j in jobs], dtype=np.float64) for key in F.JOB_COLUMNS}
         one = selectors.cleaner_columns(cleaner_id=cleaner.pk)
         cleaner_cols = F.take(one, np.zeros(n, dtype=np.int64))
-        return self._top(job_cols["job_id"].astype(np.int64), self.score_pairs(job_cols, cleaner_cols, mode=mode), limit)
+        scored = self.score_pairs(job_cols, cleaner_cols, mode=mode, model_version=model_version)
+        return self._top(job_cols["job_id"].astype(np.int64), scored, limit)
 
     # -- the guide's interface -------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 ACTIVE_POINTER = "ACTIVE"
+MAX_PINNED = 3  # versions besides the active one a process keeps loaded (A/B variants)
 
 
 def torch_available() -> bool:
@@ -83,6 +84,7 @@ class ModelManager:
         self._loaded: LoadedModel | None = None
         self._lock = threading.Lock()
         self._pointer_stamp: int | None = None
+        self._pinned: dict[str, LoadedModel] = {}
         self.last_error: str | None = None
 
     @property
@@ -118,22 +120,45 @@ class ModelManager:
             return True
         return self.load(wanted)
 
-    def load(self, version: str) -> bool:
+    def model_for(self, version: str) -> LoadedModel | None:
+        """A specific version (an A/B variant pins one), loaded once and kept; None if unusable.
+
+        The active model is returned as is; other versions are cached up to `MAX_PINNED`.
+        """
+        if self._loaded is not None and self._loaded.version == version:
+            return self._loaded
+        if version in self._pinned:
+            return self._pinned[version]
+        loaded = self._read(version)
+        if loaded is not None:
+            if len(self._pinned) >= MAX_PINNED:
+                self._pinned.pop(next(iter(self._pinned)))
+            self._pinned[version] = loaded
+        return loaded
+
+    def _read(self, version: str) -> LoadedModel | None:
         if not torch_available():
             self.last_error = "PyTorch is not installed"
-            return False
+            return None
         from app.recommendations.features import FEATURE_SCHEMA
         from workers.ml.store import ModelStoreError, load_model
 
+        try:
+            model, metadata = load_model(self.directory, version, expected_features=FEATURE_SCHEMA)
+        except (ModelStoreError, ValueError) as exc:
+            self.last_error = str(exc)
+            logger.error("refusing model %s: %s (still serving %s)", version, exc, self.version or "rule-based")
+            return None
+        return LoadedModel(version=version, model=model, metadata=metadata)
+
+    def load(self, version: str) -> bool:
+        """Make `version` this process's active model; on any error keep the current one."""
         with self._lock:
-            try:
-                model, metadata = load_model(self.directory, version, expected_features=FEATURE_SCHEMA)
-            except (ModelStoreError, ValueError) as exc:
+            loaded = self._read(version)
+            if loaded is None:
                 # Keep serving what we had: a bad file must never take the service down.
-                self.last_error = str(exc)
-                logger.error("refusing model %s: %s (still serving %s)", version, exc, self.version or "rule-based")
                 return self._loaded is not None
-            self._loaded = LoadedModel(version=version, model=model, metadata=metadata)
+            self._loaded = loaded
             self.last_error = None
             _forget_cached_answers()
             logger.info("loaded model version %s from %s", version, self.directory)
