@@ -19,7 +19,7 @@ class Problem(serializers.Serializer):
     errors = FieldError(many=True, required=False)
 
 
-def problems(*codes: int) -> dict[int, OpenApiResponse]:
+def problems(*codes: int) -> dict[tuple[int, str], OpenApiResponse]:
     text = {
         400: "Invalid input: `errors` names each offending field.",
         401: "No or invalid token.",
@@ -29,7 +29,8 @@ def problems(*codes: int) -> dict[int, OpenApiResponse]:
         429: "Too many requests; see Retry-After.",
         503: "A backing service is unavailable; retry shortly.",
     }
-    return {code: OpenApiResponse(Problem, description=text[code]) for code in codes}
+    # Keyed by (status, media type): errors are served as application/problem+json.
+    return {(code, "application/problem+json"): OpenApiResponse(Problem, description=text[code]) for code in codes}
 
 
 COMMON = (401, 429)

@@ -30,3 +30,12 @@ class CallbackSecretOutput(serializers.Serializer):
     secret = serializers.CharField()
     created_at = serializers.DateTimeField()
     rotated_at = serializers.DateTimeField(allow_null=True)
+
+
+class WebhookEndpointPage(serializers.Serializer):
+    """One page of endpoints (limit/offset pagination)."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = WebhookEndpointOutput(many=True)

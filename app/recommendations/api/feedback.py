@@ -20,6 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from app.api.schema import COMMON, problems
 from app.recommendations.feedback import (
     JOB_ONLY_EVENTS,
     MAX_BATCH,
@@ -143,7 +144,8 @@ class FeedbackUnavailable(APIException):
 class FeedbackView(APIView):
     """Report what users did with their recommendations: up to 1000 events per request."""
 
-    @extend_schema(request=FeedbackBatchInput, responses={202: FeedbackAccepted})
+    @extend_schema(request=FeedbackBatchInput, responses={202: FeedbackAccepted, **problems(400, 413, 503, *COMMON)},
+                   tags=["feedback"])
     def post(self, request: Request) -> Response:
         data = FeedbackBatchInput(data=request.data, context={"user": request.user})
         try:

@@ -1,11 +1,10 @@
 from django.urls import include, path
-from rest_framework.authtoken.views import obtain_auth_token
 
 from . import feedback, views
 
 urlpatterns = [
     path("", include("app.webhooks.urls")),
-    path("auth/token/", obtain_auth_token, name="auth-token"),
+    path("auth/token/", views.ObtainTokenView.as_view(), name="auth-token"),
     path("jobs/<int:job_id>/recommendations/", views.JobRecommendationsView.as_view(), name="job-recommendations"),
     path(
         "cleaners/<int:cleaner_id>/recommendations/",

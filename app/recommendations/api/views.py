@@ -10,6 +10,8 @@ from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -157,3 +159,16 @@ class RecommendationRequestView(APIView):
         if payload is None:
             payload = services.request_payload(qs.get(pk=request_id))
         return Response(payload)
+
+
+class TokenOutput(s.serializers.Serializer):
+    token = s.serializers.CharField()
+
+
+class ObtainTokenView(ObtainAuthToken):
+    """Exchange a username and password for the account's API token."""
+
+    @extend_schema(request=AuthTokenSerializer, responses={200: TokenOutput, **problems(400, 429)}, tags=["auth"],
+                   auth=[])
+    def post(self, request: Request, *args, **kwargs) -> Response:  # noqa: ANN002, ANN003
+        return super().post(request, *args, **kwargs)
