@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from scripts.embedded import embedded_redis  # noqa: E402
 PY = sys.executable
 WEB_PORT = int(os.environ.get("WEB_PORT", "8000"))
 FLOWER_PORT = int(os.environ.get("FLOWER_PORT", "5555"))
+WORKER_METRICS_PORT = int(os.environ.get("WORKER_METRICS_PORT", "9808"))  # the trainer's is the next one
 DEFAULT_REDIS_PORT = 6399  # the settings' default REDIS_URL points here
 
 
@@ -95,10 +97,20 @@ def start_all(env: dict) -> list[tuple[str, subprocess.Popen]]:
         "flower": [*celery, "flower", f"--port={FLOWER_PORT}", "--address=127.0.0.1",
                    f"--basic-auth={env['FLOWER_BASIC_AUTH']}"],
     }
+    # The web's gunicorn workers add up their metrics in one directory (emptied first); the two
+    # Celery workers on this host each serve theirs on their own port, on loopback only.
+    web_metrics = ROOT / "var" / "web-metrics"
+    shutil.rmtree(web_metrics, ignore_errors=True)
+    web_metrics.mkdir(parents=True)
+    own_env = {
+        "web": {"PROMETHEUS_MULTIPROC_DIR": str(web_metrics)},
+        "worker": {"WORKER_METRICS_PORT": str(WORKER_METRICS_PORT), "WORKER_METRICS_ADDR": "127.0.0.1"},
+        "trainer": {"WORKER_METRICS_PORT": str(WORKER_METRICS_PORT + 1), "WORKER_METRICS_ADDR": "127.0.0.1"},
+    }
     lock = threading.Lock()
     procs = []
     for name, cmd in commands.items():
-        p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        p = subprocess.Popen(cmd, cwd=ROOT, env={**env, **own_env.get(name, {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              start_new_session=True)
         threading.Thread(target=_pump, args=(name, p.stdout, lock), daemon=True).start()
         procs.append((name, p))
@@ -127,6 +139,9 @@ def serve(env: dict) -> int:
         f"  API          {base}/api/v1/",
         f"  API docs     {base}/api/docs/",
         f"  Admin        {base}/admin/   (createsuperuser to log in)",
+        f"  Operations   {base}/ops/   (an operator or superuser, logged in through the admin)",
+        f"  Metrics      {base}/metrics, worker http://127.0.0.1:{WORKER_METRICS_PORT}/metrics,"
+        f" trainer http://127.0.0.1:{WORKER_METRICS_PORT + 1}/metrics",
         f"  Flower       http://127.0.0.1:{FLOWER_PORT}/   (user {user}, password {password})",
     ]
     if demo:
@@ -154,7 +169,13 @@ def serve(env: dict) -> int:
         stop_all(procs)
 
 
+def _terminate(signum, frame) -> None:  # noqa: ANN001, ARG001
+    # `kill` or a supervisor's stop: shut down exactly as on Ctrl-C.
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _terminate)
     env = {**os.environ}
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
     env.setdefault("FLOWER_BASIC_AUTH", f"admin:{secrets.token_urlsafe(12)}")
