@@ -12,6 +12,12 @@ if [ "${RUN_MIGRATIONS:-0}" = "1" ]; then
 fi
 python manage.py collectstatic --noinput
 
+# gunicorn's workers are separate processes: each writes its metrics to files here and /metrics
+# adds them up (app/observability/metrics.py). Emptied first: a previous run's counts would add up.
+export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-${TMPDIR:-/tmp}/recsvc-web-metrics}"
+mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+find "$PROMETHEUS_MULTIPROC_DIR" -maxdepth 1 -name '*.db' -delete
+
 exec gunicorn config.wsgi:application \
     --bind 0.0.0.0:8000 \
     --worker-class gthread \

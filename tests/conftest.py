@@ -111,6 +111,8 @@ def worker_env(django_db_setup, django_db_blocker, models_dir: Path) -> dict[str
         # The webhook tests' receivers listen on 127.0.0.1, and their retries must be quick.
         "WEBHOOK_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "WEBHOOK_RETRY_SCHEDULE": "0.1,0.1,0.1",
+        # Several test workers (and test runs) share this host: no fixed metrics port for them.
+        "WORKER_METRICS_PORT": "0",
     }
 
 

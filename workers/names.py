@@ -24,6 +24,10 @@ WEBHOOK_DELIVER = "webhooks.deliver"
 WEBHOOK_SWEEP = "webhooks.sweep"
 FEEDBACK_APPLY = "feedback.apply"
 FEEDBACK_SWEEP = "feedback.sweep"
+RETRAIN = "training.retrain"
+MODEL_VERSION_CHECK = "recommendations.model_version_check"
+MODEL_POINTER_SYNC = "maintenance.model_pointer_sync"
+MODEL_HEALTH_CHECK = "maintenance.model_health_check"
 
 TASK_QUEUES = {
     RECOMMEND_CLEANERS: Queue.RECOMMENDATIONS,
@@ -35,4 +39,10 @@ TASK_QUEUES = {
     WEBHOOK_SWEEP: Queue.WEBHOOKS,
     FEEDBACK_APPLY: Queue.FEEDBACK,
     FEEDBACK_SWEEP: Queue.FEEDBACK,
+    RETRAIN: Queue.TRAINING,
+    # On the serving workers, which always listen and answer in milliseconds: an operator
+    # waits for it, and it asks the very processes that will load the version.
+    MODEL_VERSION_CHECK: Queue.RECOMMENDATIONS,
+    MODEL_POINTER_SYNC: Queue.MAINTENANCE,
+    MODEL_HEALTH_CHECK: Queue.MAINTENANCE,
 }

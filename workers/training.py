@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,9 @@ import torch
 from django.conf import settings
 
 from app.recommendations import features as F
+from app.recommendations import registry
 from app.recommendations.model_manager import active_version_write
+from app.recommendations.models import ModelVersion
 from app.recommendations.scoring import rule_components, rule_score
 from app.recommendations.training_data import Pairs, TrainingSet, expected_ratings, training_set_load
 from workers.ml.hybrid import EpochStats, HybridModel, InteractionArrays, predict, train_hybrid
@@ -90,6 +92,7 @@ class TrainingReport:
     seconds_training: float
     weights_path: Path | None = None
     model: HybridModel | None = field(default=None, repr=False)
+    registered_status: str = ""  # the version's status in the registry, if registered
 
 
 def model_train(
@@ -104,10 +107,25 @@ def model_train(
     models_dir: Path | None = None,
     save: bool = True,
     activate: bool = True,
+    register: bool = False,
     on_loaded: Callable[[TrainingSet], None] | None = None,
     on_epoch: Callable[[EpochStats], None] | None = None,
 ) -> TrainingReport:
+    """Train, evaluate and (with `save`) store a version; `activate` makes it the active one.
+
+    `register` records it in the model registry (the configured models directory only), and
+    then activation goes through the registry, which tells every worker.
+    """
     torch.set_num_threads(1)
+    directory = Path(models_dir or settings.RECOMMENDATION_MODELS_DIR)
+    cutoff: dict = {}
+    if register:
+        if directory != Path(settings.RECOMMENDATION_MODELS_DIR):
+            raise ValueError("only versions in RECOMMENDATION_MODELS_DIR can be registered")
+        if ModelVersion.objects.filter(version=version).exists():
+            raise ValueError(f"model version {version} is already in the registry; choose another version")
+        # Before loading: whatever arrives during training is new data for the next retrain.
+        cutoff = registry.training_data_cutoff()
     started = time.perf_counter()
     data = training_set_load(val_fraction=val_fraction)
     loaded = time.perf_counter()
@@ -127,7 +145,6 @@ def model_train(
         model=result.model,
     )
     if save:
-        directory = Path(models_dir or settings.RECOMMENDATION_MODELS_DIR)
         summary = {
             "completed_jobs": data.completed_jobs, "train_samples": len(data.train),
             "val_samples": len(data.val), "val_ranking_rows": len(data.val_bidders),
@@ -138,6 +155,18 @@ def model_train(
             result.model, directory, version, metrics={**result.metrics, **evaluation},
             history=result.history, extra_metadata={"training_data": summary},
         )
-        if activate:
+        if register:
+            training = {**summary, **{k: v for k, v in result.metrics.items() if not k.startswith("val_")}}
+            # The per-epoch curves for /ops/: the web has no models volume to read the metadata from.
+            training["history"] = [asdict(stats) for stats in result.history]
+            registry.model_version_register(version=version, metrics=evaluation, training_data=training, cutoff=cutoff)
+            report.registered_status = registry.Status.CANDIDATE
+        if activate and register:
+            registry.model_version_activate(
+                version=version, by=None, check_files=registry.model_files_check_local,
+                decision={"verdict": "promote", "reason": "activated by the training command"},
+            )
+            report.registered_status = registry.Status.ACTIVE
+        elif activate:
             active_version_write(version, directory)
     return report

@@ -25,6 +25,7 @@ def problems(*codes: int) -> dict[tuple[int, str], OpenApiResponse]:
         401: "No or invalid token.",
         403: "Your role may not do this.",
         404: "No such resource, or it is not yours.",
+        409: "Conflicts with the current state; `detail` says how.",
         413: "Request body too large.",
         429: "Too many requests; see Retry-After.",
         503: "A backing service is unavailable; retry shortly.",

@@ -6,4 +6,5 @@ class RecommendationsConfig(AppConfig):
     label = "recommendations"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401  (keeps the workers' cleaner table fresh)
+        # signals keep the workers' cleaner table fresh; checks registers the A/B settings check.
+        from . import checks, signals  # noqa: F401

@@ -1,5 +1,10 @@
 """Which neural model is active, and the loaded copy this process serves from.
 
+The active version is named by the registry's Redis key `recsvc:model:active` (set by
+`registry.model_version_activate`, so a web process without the models volume can activate),
+and, as a fallback when the key is absent or Redis unreachable, by the `ACTIVE` file in the
+models directory. `refresh()` costs one Redis GET per task (plus a stat on the file path).
+
 No torch at import time: the store is imported when a model is loaded, so the web (which
 never loads one) and a worker without torch can both import this module. A worker loads the
 active model once when its process starts; `refresh()` swaps in a new version atomically
@@ -12,6 +17,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +27,10 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 ACTIVE_POINTER = "ACTIVE"
+ACTIVE_KEY = "recsvc:model:active"  # the registry's pointer; wins over the ACTIVE file
+# A version named by the Redis key that failed to load is tried again after this long, not on
+# every task: reading and hashing a file per task would slow every request down.
+RETRY_REFUSED_AFTER = 30.0
 MAX_PINNED = 3  # versions besides the active one a process keeps loaded (A/B variants)
 
 
@@ -59,6 +69,18 @@ def active_version_write(version: str, directory: Path | None = None) -> None:
     _forget_cached_answers()
 
 
+def active_version_published() -> str | None:
+    """The version the registry's Redis key names; None when it is unset or Redis is unreachable."""
+    from app.recommendations.results import client
+
+    try:
+        value = client().get(ACTIVE_KEY)
+    except Exception:  # noqa: BLE001 - fall back to the file; the broker is down too, so no task waits on us
+        logger.warning("Redis unreachable: reading the active model version from the ACTIVE file")
+        return None
+    return value.decode() if value else None
+
+
 def _forget_cached_answers() -> None:
     """Cached answers of the previous model are stale. Bumped on activation and again by each
     worker when it swaps models, so nothing computed by a not-yet-swapped worker survives."""
@@ -79,8 +101,12 @@ class ModelManager:
 
     device = "cpu"
 
-    def __init__(self, directory: Path | None = None) -> None:
+    def __init__(self, directory: Path | None = None, *, follow_registry: bool | None = None) -> None:
+        # The Redis key names a version of the configured directory: a manager given another
+        # directory (tests, tools) follows that directory's ACTIVE file only.
+        self.follow_registry = directory is None if follow_registry is None else follow_registry
         self.directory = directory or models_dir()
+        self._refused: tuple[str, float] | None = None
         self._loaded: LoadedModel | None = None
         self._lock = threading.Lock()
         self._pointer_stamp: int | None = None
@@ -101,6 +127,14 @@ class ModelManager:
 
     def refresh(self) -> bool:
         """Load the active version if it differs from the loaded one. True if a model is loaded."""
+        if self.follow_registry and (published := active_version_published()) is not None:
+            if self._loaded is not None and self._loaded.version == published:
+                return True
+            refused = self._refused
+            if refused and refused[0] == published and time.monotonic() - refused[1] < RETRY_REFUSED_AFTER:
+                return self._loaded is not None
+            self._pointer_stamp = None  # re-read the file if the key disappears later
+            return self.load(published)
         try:
             stamp = (self.directory / ACTIVE_POINTER).stat().st_mtime_ns
         except FileNotFoundError:
@@ -157,6 +191,7 @@ class ModelManager:
             loaded = self._read(version)
             if loaded is None:
                 # Keep serving what we had: a bad file must never take the service down.
+                self._refused = (version, time.monotonic())
                 return self._loaded is not None
             self._loaded = loaded
             self.last_error = None

@@ -69,6 +69,8 @@ class RecommendationRequest(models.Model):
     error = models.TextField(blank=True)
     model_version = models.CharField(max_length=32, blank=True)
     variant = models.CharField(max_length=32, blank=True)
+    # A model version an A/B variant pins (see experiments.py); empty: the active version.
+    pinned_model_version = models.CharField(max_length=32, blank=True)
     # Where the worker caches the answer (see cache.py); empty: not cached.
     cache_key = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -201,3 +203,69 @@ class RecommendationFeedback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} ({self.idempotency_key})"
+
+
+class ModelVersion(models.Model):
+    """The model registry: one row per trained version, and which one serves (see registry.py).
+
+    At most one row is `active` (a partial unique constraint; `model_version_activate` also
+    takes the rows' locks). `decision` says why a version was promoted or refused, with the
+    numbers compared; `baseline` holds the online rates of the 30 days before its promotion,
+    which the daily health check compares with the current ones.
+    """
+
+    class Status(models.TextChoices):
+        CANDIDATE = "candidate"  # trained, not (yet) serving
+        ACTIVE = "active"
+        RETIRED = "retired"  # served once; can be activated again (rollback)
+        REJECTED = "rejected"  # refused by the champion–challenger gate
+
+    version = models.CharField(max_length=32, unique=True)  # as in the files and the result rows
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CANDIDATE)
+    metrics = models.JSONField(default=dict, blank=True)  # model_train's evaluation on its validation slice
+    training_data = models.JSONField(default=dict, blank=True)  # what it was trained on, and how
+    # The newest review and applied feedback event that existed when training began: a retrain
+    # with nothing newer has nothing new to learn from and is skipped.
+    reviews_until = models.DateTimeField(null=True, blank=True)
+    feedback_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    promoted_at = models.DateTimeField(null=True, blank=True)
+    # Null on a promoted version: the automatic gate (or the training command) promoted it.
+    promoted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    decision = models.JSONField(default=dict, blank=True)
+    baseline = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["status"], condition=models.Q(status="active"), name="modelversion_one_active"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"model {self.version} ({self.status})"
+
+
+class ModelHealthCheck(models.Model):
+    """One run of the daily model health check: the rates and metrics it compared, and its verdict."""
+
+    class Verdict(models.TextChoices):
+        OK = "ok"
+        DEGRADED = "degraded"
+        NO_MODEL = "no_model"  # nothing active: nothing to check
+
+    version = models.CharField(max_length=32, blank=True)
+    checked_at = models.DateTimeField(auto_now_add=True)
+    online = models.JSONField(default=dict, blank=True)  # rates of the last 7 days
+    baseline = models.JSONField(default=dict, blank=True)  # the version's rates at promotion
+    offline = models.JSONField(default=dict, blank=True)  # metrics now, and at promotion
+    problems = models.JSONField(default=list, blank=True)  # one line per drop beyond the threshold
+    verdict = models.CharField(max_length=16, choices=Verdict.choices)
+    alerted = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-checked_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"health of {self.version or 'no model'} at {self.checked_at:%Y-%m-%d %H:%M}: {self.verdict}"

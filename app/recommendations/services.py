@@ -20,6 +20,7 @@ from app.marketplace.models import CleanerProfile, CleaningJob
 from app.recommendations.cache import cache_put
 from app.recommendations.cleaner_cache import cleaner_table
 from app.recommendations.engine import RecommendationEngine
+from app.recommendations.experiments import Assignment, experiment_assign
 from app.recommendations.models import (
     BidSuggestion,
     CleanerRecommendation,
@@ -73,14 +74,27 @@ def recommendation_request_create(
     mode: str = "",
     callback_url: str = "",
     cache_key: str = "",
+    assignment: Assignment | None = None,
 ) -> RecommendationRequest:
-    req = RecommendationRequest.objects.create(
-        kind=kind, requested_by=user, job=job, cleaner=cleaner, limit=limit, mode=mode or "",
-        callback_url=callback_url or "", cache_key=cache_key,
-    )
-    # Enqueue once the row is committed, so the worker always finds it. Outside a transaction
-    # (the API's case) this runs at once and a broker failure reaches the caller as a 503.
-    transaction.on_commit(lambda: _enqueue_or_fail(req))
+    """Store a request and enqueue its task.
+
+    With the A/B test on, the request records its variant and that variant's mode or pinned
+    model version (`assignment`, computed here when not given; see experiments.py). An explicit
+    `mode` wins over the variant: the request runs in that mode and records variant "".
+    """
+    if assignment is None:
+        assignment = experiment_assign(kind=kind, job=job, cleaner=cleaner, mode=mode or "")
+    # Recomputable like its results: a request lost to a database crash within milliseconds of
+    # its commit answers 404 to its poller, who asks again; no promise rides on it.
+    with _recomputable_writes():
+        req = RecommendationRequest.objects.create(
+            kind=kind, requested_by=user, job=job, cleaner=cleaner, limit=limit, mode=assignment.mode,
+            variant=assignment.variant, pinned_model_version=assignment.model_version,
+            callback_url=callback_url or "", cache_key=cache_key,
+        )
+        # Enqueued once the row is committed, so the worker always finds it; a broker failure
+        # reaches the caller as a 503.
+        transaction.on_commit(lambda: _enqueue_or_fail(req))
     return req
 
 
@@ -144,7 +158,9 @@ def _score_rows(model, req: RecommendationRequest, scored, subject_field: str, f
 
 
 def _run_cleaners_for_job(req: RecommendationRequest, engine: RecommendationEngine) -> tuple[dict, list]:
-    scored = engine.score_cleaners_for_job(req.job, req.limit, mode=req.mode or None)
+    scored = engine.score_cleaners_for_job(
+        req.job, req.limit, mode=req.mode or None, model_version=req.pinned_model_version or None
+    )
     rows = _score_rows(CleanerRecommendation, req, scored, "cleaner_id", {"job_id": req.job_id})
     result = {
         "job_id": req.job_id, "mode": scored.mode, "model_version": scored.model_version or None,
@@ -155,7 +171,9 @@ def _run_cleaners_for_job(req: RecommendationRequest, engine: RecommendationEngi
 
 
 def _run_jobs_for_cleaner(req: RecommendationRequest, engine: RecommendationEngine) -> tuple[dict, list]:
-    scored = engine.score_jobs_for_cleaner(req.cleaner, req.limit, mode=req.mode or None)
+    scored = engine.score_jobs_for_cleaner(
+        req.cleaner, req.limit, mode=req.mode or None, model_version=req.pinned_model_version or None
+    )
     rows = _score_rows(JobRecommendation, req, scored, "job_id", {"cleaner_id": req.cleaner_id})
     result = {
         "cleaner_id": req.cleaner_id, "mode": scored.mode, "model_version": scored.model_version or None,

@@ -1,7 +1,7 @@
 """Webhook tables: where to send (endpoints, callback secrets), what to send (deliveries), what happened (attempts).
 
 A delivery is one message to one target: a registered endpoint, or the `callback_url` of the
-request it is about (then `endpoint` is null). Its `msg_id` is the Standard Webhooks
+request it is about (then `endpoint` is null). An operators' alert is about no request. Its `msg_id` is the Standard Webhooks
 `webhook-id`: derived from (event, request, target), so it is stable across retries and a
 second attempt to create the same message hits the unique constraint instead of a duplicate.
 """
@@ -65,7 +65,10 @@ class WebhookDelivery(models.Model):
     endpoint = models.ForeignKey(
         WebhookEndpoint, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
     )
-    request = models.ForeignKey("recommendations.RecommendationRequest", on_delete=models.CASCADE, related_name="+")
+    # Null for an event about no request: a model health alert sent to operators' endpoints.
+    request = models.ForeignKey(
+        "recommendations.RecommendationRequest", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     url = models.URLField(max_length=2048)
     event_type = models.CharField(max_length=64)
     msg_id = models.CharField(max_length=64, unique=True)

@@ -1,7 +1,8 @@
 """Writes of the webhooks app: endpoints, callback secrets, deliveries and their attempts.
 
 A finished recommendation request becomes one delivery per target
-(`webhook_deliveries_create_for_request`); the worker's `webhooks.deliver` task makes one
+(`webhook_deliveries_create_for_request`), an operators' alert such as a model degradation
+one per active operator endpoint (`webhook_alert_send`); the worker's `webhooks.deliver` task makes one
 attempt at a time (`webhook_delivery_attempt`), which claims the delivery with a conditional
 UPDATE, so a redelivered or duplicated message does nothing. Retries are scheduled in the
 row (`next_attempt_at`) and by a countdown message; `webhooks.sweep` re-enqueues what is due
@@ -20,10 +21,11 @@ from functools import partial
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
+from app.observability import context as observability_context
 from app.recommendations.models import RecommendationRequest
 from app.webhooks import sending
 from app.webhooks.models import CallbackSecret, WebhookAttempt, WebhookDelivery, WebhookEndpoint, secret_generate
@@ -129,6 +131,34 @@ def _deliveries_create(req: RecommendationRequest) -> list[int]:
         )
         for ep, url in targets
     ]
+    return _deliveries_insert(rows, now)
+
+
+def webhook_alert_send(*, event: str, data: dict, key: str) -> list[int]:
+    """Send an operators' alert (e.g. `model.degraded`) to every active operator's active endpoints.
+
+    Signed and retried like every delivery. `key` names the occurrence: a second call with the
+    same key sends nothing new. Returns the ids enqueued.
+    """
+    from app.accounts.models import User
+
+    endpoints = WebhookEndpoint.objects.filter(is_active=True, owner__is_active=True).filter(
+        Q(owner__role=User.Role.OPERATOR) | Q(owner__is_superuser=True)
+    )
+    now = timezone.now()
+    payload = {"type": event, "timestamp": now.isoformat(), "data": data}
+    rows = [
+        WebhookDelivery(
+            endpoint=ep, request=None, url=ep.url, event_type=event, payload=payload, next_attempt_at=now,
+            msg_id="msg_" + uuid.uuid5(_MSG_ID_NAMESPACE, f"{event}:{key}:endpoint:{ep.pk}").hex,
+        )
+        for ep in endpoints
+    ]
+    return _deliveries_insert(rows, now) if rows else []
+
+
+def _deliveries_insert(rows: list[WebhookDelivery], now) -> list[int]:  # noqa: ANN001
+    """Insert the deliveries not created yet; enqueue the due ones after commit."""
     with transaction.atomic():
         WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True)
         due = list(
@@ -154,6 +184,10 @@ def _send(delivery: WebhookDelivery) -> sending.SendResult:
         secret = callback_secret_get_or_create(user_id=delivery.request.requested_by_id).secret
     body = sending.body_encode(delivery.payload)
     headers = sending.signed_headers(secret=secret, msg_id=delivery.msg_id, body=body)
+    if request_id := observability_context.request_id.get():
+        # The id of the API request this delivery answers (carried through the tasks' headers),
+        # so the receiver's logs and ours can be matched. Not signed: informational only.
+        headers[observability_context.HEADER] = request_id
     result = sending.post(checked, body, headers, timeout=settings.WEBHOOK_TIMEOUT)
     return sending.SendResult(result.status_code, result.error, int((time.monotonic() - started) * 1000))
 

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -36,9 +37,14 @@ INSTALLED_APPS = [
     "app.recommendations",
     "app.synthetic",
     "app.webhooks",
+    "app.observability",
+    "app.ops",
 ]
 
 MIDDLEWARE = [
+    # First: every response carries the request id, and the timing covers the whole stack.
+    "app.observability.middleware.RequestIdMiddleware",
+    "app.observability.middleware.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves the admin's and Swagger UI's static files from gunicorn: no proxy needed.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -171,9 +177,30 @@ RECOMMENDATION_CACHE_TTL = env.int("RECOMMENDATION_CACHE_TTL", default=3600)
 RECOMMENDATION_MODELS_DIR = Path(env("RECOMMENDATION_MODELS_DIR", default=str(VAR_DIR / "models")))
 RECOMMENDATION_AB_TEST_ENABLED = env.bool("RECOMMENDATION_AB_TEST_ENABLED", default=False)
 RECOMMENDATION_AB_TEST_SPLIT = env.float("RECOMMENDATION_AB_TEST_SPLIT", default=0.5)
+# The experiment's name seeds the assignment: a new name reshuffles clients between variants.
+RECOMMENDATION_AB_TEST_NAME = env("RECOMMENDATION_AB_TEST_NAME", default="default")
+# Each variant is "mode:<rule_based|neural|ensemble>" or "model:<version>" (see app/recommendations/experiments.py).
+RECOMMENDATION_AB_VARIANT_A = env("RECOMMENDATION_AB_VARIANT_A", default="mode:ensemble")
+RECOMMENDATION_AB_VARIANT_B = env("RECOMMENDATION_AB_VARIANT_B", default="mode:neural")
 # How long a finished request's result stays readable (Redis and the request table).
 RECOMMENDATION_REQUEST_TTL = env.int("RECOMMENDATION_REQUEST_TTL", default=24 * 3600)
 RECOMMENDATION_MAX_LIMIT = 100
+
+# Model lifecycle (app/recommendations/registry.py, health.py). A retrained candidate replaces
+# the champion only if it is no worse than it, on the same validation slice, beyond these
+# absolute tolerances.
+RECOMMENDATION_PROMOTION_TOLERANCE = {
+    "pairwise_accuracy": env.float("RECOMMENDATION_PROMOTION_TOLERANCE_PAIRWISE", default=0.01),
+    "ndcg_at_5": env.float("RECOMMENDATION_PROMOTION_TOLERANCE_NDCG", default=0.01),
+    "r2": env.float("RECOMMENDATION_PROMOTION_TOLERANCE_R2", default=0.02),
+}
+RECOMMENDATION_RETRAIN_SEED = env.int("RECOMMENDATION_RETRAIN_SEED", default=42)
+# The daily health check alerts on a relative drop beyond this (0.2: a rate 20% below its
+# baseline), counted only where both periods have at least MIN_COUNT events in the denominator.
+RECOMMENDATION_ALERT_DROP = env.float("RECOMMENDATION_ALERT_DROP", default=0.2)
+RECOMMENDATION_ALERT_MIN_COUNT = env.int("RECOMMENDATION_ALERT_MIN_COUNT", default=30)
+# How long activation waits for a worker to confirm that it can load the version's files.
+RECOMMENDATION_MODEL_CHECK_TIMEOUT = env.float("RECOMMENDATION_MODEL_CHECK_TIMEOUT", default=15)
 
 FLOWER_URL = env("FLOWER_URL", default="http://127.0.0.1:5555/")
 
@@ -187,10 +214,28 @@ WEBHOOK_RETRY_SCHEDULE = env.list(
 )
 WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10)  # seconds, whole attempt
 
+# Observability (app/observability, workers/metrics.py). /metrics answers a bearer token or a
+# direct request from these networks; see app/observability/views.py.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+# Each worker serves its tasks' metrics on this port (0: off); one port per worker on a host.
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=9808)
+WORKER_METRICS_ADDR = env("WORKER_METRICS_ADDR", default="0.0.0.0")
+
+# "json": one JSON object per line with request_id and task_id (app/observability/logging.py).
+LOG_FORMAT = env("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'plain' or 'json', not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_context": {"()": "app.observability.logging.RequestContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "app.observability.logging.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_context"]},
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }

@@ -1,4 +1,5 @@
 """Celery tasks: thin, idempotent interfaces that load by id and call one service."""
 
-from workers import runtime  # noqa: F401  (connects the per-process warm-up)
-from workers.tasks import feedback, maintenance, recommendations, webhooks  # noqa: F401
+# runtime: the per-process warm-up; metrics: task metrics and the worker's /metrics.
+from workers import metrics, runtime  # noqa: F401
+from workers.tasks import feedback, health, maintenance, recommendations, training, webhooks  # noqa: F401

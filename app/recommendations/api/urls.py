@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from . import feedback, views
+from . import feedback, models_api, stats_api, views
 
 urlpatterns = [
     path("", include("app.webhooks.urls")),
@@ -18,4 +18,9 @@ urlpatterns = [
         name="recommendation-request-detail",
     ),
     path("feedback/", feedback.FeedbackView.as_view(), name="feedback"),
+    path("models/", models_api.ModelListView.as_view(), name="model-list"),
+    path("models/retrain/", models_api.RetrainView.as_view(), name="model-retrain"),
+    path("models/<str:version>/activate/", models_api.ActivateView.as_view(), name="model-activate"),
+    path("recommendations/stats/", stats_api.RecommendationStatsView.as_view(), name="recommendation-stats"),
+    path("experiments/results/", stats_api.ExperimentResultsView.as_view(), name="experiment-results"),
 ]

@@ -21,9 +21,11 @@ from app.accounts.models import User
 from app.api.errors import ServiceUnavailable
 from app.api.schema import COMMON, problems
 from app.marketplace.models import CleanerProfile, CleaningJob
+from app.observability.metrics import cache_lookup_record
 from app.recommendations import services
 from app.recommendations.api import serializers as s
 from app.recommendations.cache import cache_get, cache_key
+from app.recommendations.experiments import experiment_assign
 from app.recommendations.models import RecommendationRequest
 from app.recommendations.results import result_get, result_wait
 
@@ -62,13 +64,18 @@ def _create(**kwargs) -> RecommendationRequest:  # noqa: ANN003
 def _request_or_cached(request: Request, *, kind: str, job=None, cleaner=None, limit: int = 1, mode: str = "",  # noqa: ANN001
                        callback_url: str = "") -> Response:
     """200 with a fresh cached answer to the same question, else 202 and a new request."""
+    # The A/B variant decides the mode (unless the caller chose one), so it is part of the question.
+    assignment = experiment_assign(kind=kind, job=job, cleaner=cleaner, mode=mode)
     key = cache_key(kind=kind, user_id=request.user.pk, job_id=job.pk if job else None,
-                    cleaner_id=cleaner.pk if cleaner else None, limit=limit, mode=mode)
+                    cleaner_id=cleaner.pk if cleaner else None, limit=limit, mode=assignment.cache_mode)
     # A caller who asked for a callback gets one: no shortcut through the cache.
-    if not callback_url and (cached := cache_get(key)) is not None:
-        return Response({**cached, "cached": True}, status=status.HTTP_200_OK)
+    if not callback_url:
+        cached = cache_get(key)
+        cache_lookup_record(hit=cached is not None)
+        if cached is not None:
+            return Response({**cached, "cached": True}, status=status.HTTP_200_OK)
     req = _create(user=request.user, kind=kind, job=job, cleaner=cleaner, limit=limit, mode=mode,
-                  callback_url=callback_url, cache_key=key)
+                  callback_url=callback_url, cache_key=key, assignment=assignment)
     return _accepted(request, req)
 
 

@@ -14,6 +14,10 @@ SCHEDULES = [
      {"minute": "*", "hour": "*", "day_of_month": "*", "month_of_year": "*", "day_of_week": "*"}, "webhooks"),
     ("Re-enqueue unapplied feedback (every minute)", names.FEEDBACK_SWEEP,
      {"minute": "*", "hour": "*", "day_of_month": "*", "month_of_year": "*", "day_of_week": "*"}, "feedback"),
+    ("Retrain the recommendation model (monthly)", names.RETRAIN,
+     {"minute": "0", "hour": "3", "day_of_month": "1", "month_of_year": "*", "day_of_week": "*"}, "training"),
+    ("Check the active model's health (daily)", names.MODEL_HEALTH_CHECK,
+     {"minute": "0", "hour": "4", "day_of_month": "*", "month_of_year": "*", "day_of_week": "*"}, "maintenance"),
 ]
 
 

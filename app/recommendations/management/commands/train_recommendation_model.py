@@ -21,6 +21,7 @@ class Command(BaseCommand):
             from workers.training import model_train
         except ImportError as exc:
             raise CommandError(f"training needs the worker's dependencies (PyTorch): {exc}") from exc
+        from app.recommendations.registry import ModelFilesUnusable
         from workers.ml.store import ModelStoreError
 
         out = self.stdout
@@ -42,10 +43,10 @@ class Command(BaseCommand):
             report = model_train(
                 version=opts["model_version"], epochs=epochs, batch_size=opts["batch_size"],
                 learning_rate=opts["learning_rate"], patience=opts["patience"], seed=opts["seed"],
-                val_fraction=opts["val_fraction"], activate=not opts["no_activate"],
+                val_fraction=opts["val_fraction"], activate=not opts["no_activate"], register=True,
                 on_loaded=loaded, on_epoch=epoch,
             )
-        except (ValueError, ModelStoreError) as exc:
+        except (ValueError, ModelStoreError, ModelFilesUnusable) as exc:
             raise CommandError(str(exc)) from exc
         tm, ev = report.train_metrics, report.evaluation
         if tm.get("stopped_early"):
@@ -67,3 +68,4 @@ class Command(BaseCommand):
         out.write(f"Loading {report.seconds_loading:.2f}s, training and evaluation {report.seconds_training:.2f}s")
         if report.weights_path:
             out.write(self.style.SUCCESS(f"Model saved: {report.weights_path}"))
+            out.write(f"Registered as {report.registered_status}")
