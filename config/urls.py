@@ -4,12 +4,13 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from app.observability.views import metrics_view
+from app.observability.views import healthz_view, metrics_view
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("ops/", include("app.ops.urls")),
     path("metrics", metrics_view, name="metrics"),
+    path("healthz", healthz_view, name="healthz"),
     path("api/v1/", include("app.recommendations.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

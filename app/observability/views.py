@@ -56,3 +56,8 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     if not metrics_allowed(request):
         raise PermissionDenied  # handler403: a problem+json body
     return HttpResponse(generate_latest(scrape_registry()), content_type=CONTENT_TYPE_LATEST)
+
+
+def healthz_view(request: HttpRequest) -> HttpResponse:  # noqa: ARG001
+    """Liveness: the process answers. No database, no Redis — also the HTTP floor `make bench` compares with."""
+    return HttpResponse(b'{"status": "ok"}', content_type="application/json")

@@ -122,11 +122,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "app.api.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
-    # Per-user throttling, counted in the default cache (Redis), so every web process shares it.
-    "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.UserRateThrottle",
-        "rest_framework.throttling.AnonRateThrottle",
-    ],
+    # Per-user throttling, counted in Redis (app/api/throttling.py), so every web process shares it.
+    # One class for both: per user when authenticated ("user" rate), per address otherwise ("anon").
+    "DEFAULT_THROTTLE_CLASSES": ["app.api.throttling.RedisUserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "user": env("API_USER_RATE", default="3000/min"),
         "anon": env("API_ANON_RATE", default="60/min"),

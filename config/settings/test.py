@@ -7,3 +7,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Fault injection: `feedback.apply` holds each event's transaction open this long, so a test
 # can SIGKILL a worker in the middle of a batch. Set through the worker's environment.
 FEEDBACK_APPLY_DELAY_MS = env.int("FEEDBACK_APPLY_DELAY_MS", default=0)  # noqa: F405
+
+# The suite makes thousands of requests from one address in a minute; tests/test_throttling.py
+# sets its own small rates.
+REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"user": "100000/min", "anon": "100000/min"}}  # noqa: F405

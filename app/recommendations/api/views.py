@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from app.accounts.models import User
 from app.api.errors import ServiceUnavailable
 from app.api.schema import COMMON, problems
+from app.api.throttling import RedisUserRateThrottle
 from app.marketplace.models import CleanerProfile, CleaningJob
 from app.observability.metrics import cache_lookup_record
 from app.recommendations import services
@@ -174,6 +175,9 @@ class TokenOutput(s.serializers.Serializer):
 
 class ObtainTokenView(ObtainAuthToken):
     """Exchange a username and password for the account's API token."""
+
+    # DRF's view has no throttle; password guessing must meet the anonymous rate.
+    throttle_classes = [RedisUserRateThrottle]
 
     @extend_schema(request=AuthTokenSerializer, responses={200: TokenOutput, **problems(400, 429)}, tags=["auth"],
                    auth=[])
