@@ -27,7 +27,8 @@ def result_publish(request_id: str, payload: dict) -> None:
     body = json.dumps(payload, default=str)
     pipe = client().pipeline(transaction=False)
     pipe.set(KEY.format(id=request_id), body, ex=settings.RECOMMENDATION_REQUEST_TTL)
-    pipe.publish(CHANNEL.format(id=request_id), "done")
+    # The message carries the answer itself, so a waiting reader needs no second round trip.
+    pipe.publish(CHANNEL.format(id=request_id), body)
     pipe.execute()
 
 
@@ -48,7 +49,9 @@ def result_wait(request_id: str, timeout: float) -> dict | None:
             if remaining <= 0:
                 return None
             message = pubsub.get_message(timeout=min(remaining, 1.0))
-            if message is not None or remaining <= 1.0:
+            if message is not None and message.get("type") == "message":
+                found = json.loads(message["data"])
+            elif remaining <= 1.0:
                 found = result_get(request_id)
         return found
     finally:

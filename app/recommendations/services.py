@@ -84,17 +84,14 @@ def recommendation_request_create(
     """
     if assignment is None:
         assignment = experiment_assign(kind=kind, job=job, cleaner=cleaner, mode=mode or "")
-    # Recomputable like its results: a request lost to a database crash within milliseconds of
-    # its commit answers 404 to its poller, who asks again; no promise rides on it.
-    with _recomputable_writes():
-        req = RecommendationRequest.objects.create(
-            kind=kind, requested_by=user, job=job, cleaner=cleaner, limit=limit, mode=assignment.mode,
-            variant=assignment.variant, pinned_model_version=assignment.model_version,
-            callback_url=callback_url or "", cache_key=cache_key,
-        )
-        # Enqueued once the row is committed, so the worker always finds it; a broker failure
-        # reaches the caller as a 503.
-        transaction.on_commit(lambda: _enqueue_or_fail(req))
+    req = RecommendationRequest.objects.create(
+        kind=kind, requested_by=user, job=job, cleaner=cleaner, limit=limit, mode=assignment.mode,
+        variant=assignment.variant, pinned_model_version=assignment.model_version,
+        callback_url=callback_url or "", cache_key=cache_key,
+    )
+    # Enqueued once the row is committed (at once in the API's autocommit), so the worker
+    # always finds it; a broker failure reaches the caller as a 503.
+    transaction.on_commit(lambda: _enqueue_or_fail(req))
     return req
 
 
@@ -130,8 +127,7 @@ def _recomputable_writes():
 
 def _claim(request_id: str) -> bool:
     now = timezone.now()
-    with _recomputable_writes():
-        claimed = _claim_update(request_id, now)
+    claimed = _claim_update(request_id, now)
     if not claimed:
         # Either done already (a redelivery: nothing to do) or out of attempts: fail it.
         RecommendationRequest.objects.filter(

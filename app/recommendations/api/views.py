@@ -25,7 +25,7 @@ from app.marketplace.models import CleanerProfile, CleaningJob
 from app.observability.metrics import cache_lookup_record
 from app.recommendations import services
 from app.recommendations.api import serializers as s
-from app.recommendations.cache import cache_get, cache_key
+from app.recommendations.cache import cache_lookup
 from app.recommendations.experiments import experiment_assign
 from app.recommendations.models import RecommendationRequest
 from app.recommendations.results import result_get, result_wait
@@ -67,11 +67,10 @@ def _request_or_cached(request: Request, *, kind: str, job=None, cleaner=None, l
     """200 with a fresh cached answer to the same question, else 202 and a new request."""
     # The A/B variant decides the mode (unless the caller chose one), so it is part of the question.
     assignment = experiment_assign(kind=kind, job=job, cleaner=cleaner, mode=mode)
-    key = cache_key(kind=kind, user_id=request.user.pk, job_id=job.pk if job else None,
-                    cleaner_id=cleaner.pk if cleaner else None, limit=limit, mode=assignment.cache_mode)
+    key, cached = cache_lookup(kind=kind, user_id=request.user.pk, job_id=job.pk if job else None,
+                               cleaner_id=cleaner.pk if cleaner else None, limit=limit, mode=assignment.cache_mode)
     # A caller who asked for a callback gets one: no shortcut through the cache.
     if not callback_url:
-        cached = cache_get(key)
         cache_lookup_record(hit=cached is not None)
         if cached is not None:
             return Response({**cached, "cached": True}, status=status.HTTP_200_OK)
