@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from celery.signals import worker_process_init
+from celery.signals import task_prerun, worker_init, worker_process_init
 
 logger = logging.getLogger(__name__)
 
@@ -78,9 +78,25 @@ def _warm_request_path(engine) -> None:  # noqa: ANN001
         engine.score_cleaners_for_job(job, 10)
 
 
-@worker_process_init.connect
+@worker_init.connect
+def _register_warm_up(**kwargs) -> None:  # noqa: ANN003
+    # Connected from worker_init so that it runs after Celery's Django fixup, whose own
+    # worker_process_init handler closes every database connection: connected earlier, the
+    # warm-up's connection would be closed again and the first request would open one.
+    worker_process_init.connect(_on_worker_process_init, weak=False)
+
+
 def _on_worker_process_init(**kwargs) -> None:  # noqa: ANN003
     try:
         warm_up()
     except Exception:  # never keep a worker from starting: requests fall back to rule-based
         logger.exception("warm-up failed")
+
+
+@task_prerun.connect
+def _drop_unusable_connections(**kwargs) -> None:  # noqa: ANN003
+    # With CELERY_DB_REUSE_MAX the fixup keeps connections open between tasks; as Django does
+    # between requests, close the ones past CONN_MAX_AGE or broken by an error.
+    from django.db import close_old_connections
+
+    close_old_connections()
