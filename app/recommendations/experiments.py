@@ -122,12 +122,16 @@ def experiment_assign(*, kind: str, job=None, cleaner=None, mode: str = "") -> A
     An explicit `mode` from the caller wins over the experiment: the request runs in that mode
     and records no variant (""), so it never counts towards either side's results.
     """
+    if mode or not settings.RECOMMENDATION_AB_TEST_ENABLED:
+        return experiment_assign_for_user(user_id=None, mode=mode)
+    return experiment_assign_for_user(user_id=_subject_user_id(kind=kind, job=job, cleaner=cleaner), mode=mode)
+
+
+def experiment_assign_for_user(*, user_id: int | None, mode: str = "") -> Assignment:
+    """The assignment when the subject's user id is already known (no database needed)."""
     if mode:
         return Assignment(mode=mode)
-    if not settings.RECOMMENDATION_AB_TEST_ENABLED:
-        return Assignment()
-    user_id = _subject_user_id(kind=kind, job=job, cleaner=cleaner)
-    if user_id is None:
+    if not settings.RECOMMENDATION_AB_TEST_ENABLED or user_id is None:
         return Assignment()
     variant = variant_for(
         experiment=settings.RECOMMENDATION_AB_TEST_NAME, user_id=user_id, split=settings.RECOMMENDATION_AB_TEST_SPLIT

@@ -79,3 +79,20 @@ def test_it_keeps_one_users_cached_answer_from_another(celery_worker, api_client
     _answered(api_client, url)
     api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(job.client.user)}")
     assert _ask(api_client, url).status_code == 202
+
+
+def test_it_answers_the_owner_from_the_cache_without_touching_the_database(
+    celery_worker, api_client, django_assert_max_num_queries
+) -> None:
+    job = f.job()
+    f.cleaner(home_lat=job.property.lat, home_lng=job.property.lng)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(job.client.user)}")
+    url = f"/api/v1/jobs/{job.pk}/recommendations/"
+    _answered(api_client, url)
+
+    with django_assert_max_num_queries(1):  # the token's lookup, nothing else
+        assert _ask(api_client, url).status_code == 200
+
+    # Someone else asking about the same job still meets the ownership check.
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(f.client().user)}")
+    assert _ask(api_client, url).status_code == 404

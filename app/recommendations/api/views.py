@@ -26,7 +26,7 @@ from app.observability.metrics import cache_lookup_record
 from app.recommendations import services
 from app.recommendations.api import serializers as s
 from app.recommendations.cache import cache_lookup
-from app.recommendations.experiments import experiment_assign
+from app.recommendations.experiments import experiment_assign, experiment_assign_for_user
 from app.recommendations.models import RecommendationRequest
 from app.recommendations.results import result_get, result_wait
 
@@ -62,9 +62,36 @@ def _create(**kwargs) -> RecommendationRequest:  # noqa: ANN003
         raise ServiceUnavailable("The task queue is unavailable; the request was not accepted. Retry shortly.") from None
 
 
+def _own_cached_answer(request: Request, *, kind: str, job_id: int | None = None, cleaner_id: int | None = None,
+                       limit: int = 1, mode: str = "", callback_url: str = "") -> tuple[Response | None, tuple | None]:
+    """A client's or cleaner's repeated question, answered before any database query.
+
+    An entry under this user's id for this job (or cleaner) exists only if this user was allowed
+    to ask when it was computed; ownership never moves, and a deleted or changed job, bid or
+    cleaner bumps a generation that invalidates the entry. So a hit needs no ownership query.
+    Operators ask on others' behalf (the A/B subject is someone else): they take the full path.
+    Returns (response on a hit, the lookup to reuse on a miss).
+    """
+    if callback_url or request.user.is_operator:
+        return None, None
+    assignment = experiment_assign_for_user(user_id=request.user.pk, mode=mode)
+    key, cached = cache_lookup(kind=kind, user_id=request.user.pk, job_id=job_id, cleaner_id=cleaner_id,
+                               limit=limit, mode=assignment.cache_mode)
+    cache_lookup_record(hit=cached is not None)
+    if cached is not None:
+        return Response({**cached, "cached": True}, status=status.HTTP_200_OK), None
+    return None, (key, assignment)
+
+
 def _request_or_cached(request: Request, *, kind: str, job=None, cleaner=None, limit: int = 1, mode: str = "",  # noqa: ANN001
-                       callback_url: str = "") -> Response:
+                       callback_url: str = "", lookup: tuple | None = None) -> Response:
     """200 with a fresh cached answer to the same question, else 202 and a new request."""
+    if lookup is not None:
+        # Already looked up (and missed) by `_own_cached_answer`, for this same subject.
+        (key, assignment), cached = lookup, None
+        req = _create(user=request.user, kind=kind, job=job, cleaner=cleaner, limit=limit, mode=mode,
+                      callback_url=callback_url, cache_key=key, assignment=assignment)
+        return _accepted(request, req)
     # The A/B variant decides the mode (unless the caller chose one), so it is part of the question.
     assignment = experiment_assign(kind=kind, job=job, cleaner=cleaner, mode=mode)
     key, cached = cache_lookup(kind=kind, user_id=request.user.pk, job_id=job.pk if job else None,
@@ -97,10 +124,13 @@ class JobRecommendationsView(APIView):
 
     @extend_schema(request=s.RecommendationInput, responses=_ASYNC_RESPONSES, tags=["recommendations"])
     def post(self, request: Request, job_id: int) -> Response:
-        job = _visible_job(request.user, job_id)
         data = s.RecommendationInput(data=request.data)
         data.is_valid(raise_exception=True)
-        return _request_or_cached(request, kind=Kind.CLEANERS_FOR_JOB, job=job, **data.validated_data)
+        hit, lookup = _own_cached_answer(request, kind=Kind.CLEANERS_FOR_JOB, job_id=job_id, **data.validated_data)
+        if hit is not None:
+            return hit
+        job = _visible_job(request.user, job_id)
+        return _request_or_cached(request, kind=Kind.CLEANERS_FOR_JOB, job=job, lookup=lookup, **data.validated_data)
 
 
 class CleanerRecommendationsView(APIView):
@@ -108,10 +138,14 @@ class CleanerRecommendationsView(APIView):
 
     @extend_schema(request=s.RecommendationInput, responses=_ASYNC_RESPONSES, tags=["recommendations"])
     def post(self, request: Request, cleaner_id: int) -> Response:
-        cleaner = _visible_cleaner(request.user, cleaner_id)
         data = s.RecommendationInput(data=request.data)
         data.is_valid(raise_exception=True)
-        return _request_or_cached(request, kind=Kind.JOBS_FOR_CLEANER, cleaner=cleaner, **data.validated_data)
+        hit, lookup = _own_cached_answer(request, kind=Kind.JOBS_FOR_CLEANER, cleaner_id=cleaner_id, **data.validated_data)
+        if hit is not None:
+            return hit
+        cleaner = _visible_cleaner(request.user, cleaner_id)
+        return _request_or_cached(request, kind=Kind.JOBS_FOR_CLEANER, cleaner=cleaner, lookup=lookup,
+                                  **data.validated_data)
 
 
 class BidSuggestionsView(APIView):
