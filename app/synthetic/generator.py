@@ -659,7 +659,11 @@ def _insert_users(fake: Faker, rng: np.random.Generator, world: World) -> tuple[
         operator.is_staff = True
         everyone.append(operator)
     User.objects.bulk_create(everyone, batch_size=BATCH_SIZE)
-    Token.objects.bulk_create([Token(key=rng.bytes(20).hex(), user=u) for u in everyone], batch_size=BATCH_SIZE)
+    tokens = Token.objects.bulk_create([Token(key=rng.bytes(20).hex(), user=u) for u in everyone], batch_size=BATCH_SIZE)
+    # The same seed gives the same keys: drop any cached authentication of an earlier run's users.
+    from app.api.authentication import auth_cache_forget
+
+    auth_cache_forget([t.key for t in tokens])
     return cleaners, clients
 
 
