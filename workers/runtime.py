@@ -69,13 +69,18 @@ def warm_up() -> None:
 def _warm_request_path(engine) -> None:  # noqa: ANN001
     """Open the database connection, load the cleaner table and score one open job (no writes)."""
     from app.marketplace.models import CleaningJob
-    from app.recommendations import services  # noqa: F401  (imports the whole request path)
+    from app.recommendations import services
     from app.recommendations.cleaner_cache import cleaner_table
 
     cleaner_table.get()
     job = CleaningJob.objects.filter(status=CleaningJob.Status.OPEN_FOR_BIDS).order_by("-pk").first()
     if job is not None:
         engine.score_cleaners_for_job(job, 10)
+    # The request path's own statements, on rows that do not exist: nothing changes.
+    services.recommendation_request_run(request_id="00000000-0000-0000-0000-000000000000", engine=engine)
+    from app.recommendations.results import client
+
+    client().ping()  # the connection the answer is published on
 
 
 @worker_init.connect
