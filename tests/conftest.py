@@ -7,6 +7,7 @@ through a real worker process over Redis, never eager mode.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -129,16 +130,62 @@ def worker_env(django_db_setup, django_db_blocker, models_dir: Path) -> dict[str
     }
 
 
+WORKER_QUEUES = ("recommendations", "feedback", "webhooks", "maintenance")
+
+
 @pytest.fixture(scope="session")
-def celery_worker(worker_env: dict[str, str]):  # noqa: ANN201
+def celery_worker_process(worker_env: dict[str, str]):  # noqa: ANN201
     """A real worker process on the test database; shared by the session."""
     from workers.celery import app
 
     app.control.purge()
-    worker = WorkerProcess(worker_env, "recommendations,feedback,webhooks,maintenance")
+    worker = WorkerProcess(worker_env, ",".join(WORKER_QUEUES))
     worker.start()
     yield worker
     worker.stop()
+
+
+def _unacked_on_our_queues(redis) -> int:  # noqa: ANN001
+    """Messages the worker holds (running, or waiting for a countdown) from the session's queues.
+
+    kombu keeps them in the `unacked` hash as [message, exchange, routing_key]; other tests'
+    private workers leave theirs there too, which must not count.
+    """
+    count = 0
+    for raw in redis.hvals("unacked"):
+        try:
+            routing_key = json.loads(raw)[2]
+        except (ValueError, IndexError, TypeError):
+            continue
+        count += routing_key in WORKER_QUEUES
+    return count
+
+
+def _drain(timeout: float = 30) -> None:
+    """Return once the worker has nothing left to do: no queued, reserved or running task.
+
+    The worker answers a client before it writes its rows, and sends webhooks after; a test
+    that ends on the answer would otherwise flush the database under the worker's writes.
+    """
+    from workers import names
+    from workers.celery import app
+
+    redis = app.connection_for_write().default_channel.client
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        app.send_task(names.PING).get(timeout=timeout)  # one process: everything before it is done
+        queued = sum(redis.llen(q) for q in WORKER_QUEUES)
+        if queued == 0 and _unacked_on_our_queues(redis) == 0:
+            return
+        time.sleep(0.05)
+    raise RuntimeError("the test worker did not go idle")
+
+
+@pytest.fixture
+def celery_worker(celery_worker_process, transactional_db):  # noqa: ANN001, ANN201
+    """The session's worker, for one transactional test; idle again before the database is flushed."""
+    yield celery_worker_process
+    _drain()
 
 
 @pytest.fixture
