@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import warnings
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 from django.conf import settings
@@ -203,7 +202,3 @@ class RecommendationEngine:
         from app.recommendations.bidding import bid_suggestion
 
         return bid_suggestion(job=job, cleaner=cleaner)
-
-
-def money(value: float) -> Decimal:
-    return Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)

@@ -24,7 +24,6 @@ from app.recommendations.scoring import PRIOR_RATING, PRIOR_RELIABILITY, smoothe
 
 MAX_OPEN_JOBS_SCANNED = 2000
 BUSY_STATUSES = (CleaningJob.Status.ASSIGNED, CleaningJob.Status.IN_PROGRESS)
-RECOMMENDABLE_STATUSES = (CleaningJob.Status.DRAFT, CleaningJob.Status.OPEN_FOR_BIDS)
 
 _CLEANER_FIELDS = (
     "id", "home_lat", "home_lng", "service_radius_km", "hourly_rate", "years_experience",
@@ -91,18 +90,6 @@ def job_context_of(job: CleaningJob) -> dict[str, float]:
 def job_context(*, job_id: int) -> dict[str, float] | None:
     row = CleaningJob.objects.filter(pk=job_id).values_list(*_JOB_FIELDS).first()
     return _job_row_to_columns(row) if row else None
-
-
-def _busy(job_start: datetime, job_end: datetime, exclude_job_id: int | None) -> Exists:
-    busy = CleaningJob.objects.filter(
-        assigned_cleaner=OuterRef("pk"),
-        status__in=BUSY_STATUSES,
-        scheduled_start__lt=job_end,
-        scheduled_end__gt=job_start,
-    )
-    if exclude_job_id is not None:
-        busy = busy.exclude(pk=exclude_job_id)
-    return Exists(busy)
 
 
 def active_cleaner_columns() -> dict[str, np.ndarray]:

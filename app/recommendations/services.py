@@ -11,7 +11,6 @@ import logging
 from contextlib import contextmanager
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -246,8 +245,3 @@ def _compute_publish_store(req: RecommendationRequest, engine: RecommendationEng
     req.attempts += 1  # a second call (the retry above) must clear this call's rows
     if req.cache_key and req.status == Status.SUCCEEDED:
         cache_put(req.cache_key, payload)
-
-
-def request_ttl_expired(req: RecommendationRequest) -> bool:
-    age = (timezone.now() - req.created_at).total_seconds()
-    return age > settings.RECOMMENDATION_REQUEST_TTL
