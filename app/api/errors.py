@@ -1,13 +1,16 @@
 """One error shape for every API error: RFC 9457 problem details.
 
 `{"type", "title", "status", "detail", "errors": [{"field", "message"}]}` served as
-`application/problem+json`. Validation errors name the offending field; unexpected
-exceptions are logged and answered with a generic 500 that carries no traceback.
+`application/problem+json`. Validation errors name the offending field; the database or
+Redis being unreachable is a 503; unexpected exceptions are logged and answered with a
+generic 500 that carries no traceback.
 """
 
 import logging
 from typing import Any
 
+import redis
+from django import db
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions
@@ -58,9 +61,16 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
+# A backing service that is down or unreachable: the client should retry, not report a bug.
+_OUTAGES = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, db.OperationalError, db.InterfaceError)
+
+
 def problem_exception_handler(exc: Exception, context: dict) -> Response:
     if isinstance(exc, RequestDataTooBig):  # DATA_UPLOAD_MAX_MEMORY_SIZE, hit while DRF parses the body
         exc = PayloadTooLarge()
+    elif isinstance(exc, _OUTAGES):
+        logger.error("backing service unavailable: %s: %s", type(exc).__name__, exc)
+        exc = ServiceUnavailable("A backing service (the database or Redis) is unavailable. Retry shortly.")
     response = exception_handler(exc, context)
     if response is None:
         logger.exception("unhandled API error", exc_info=exc)

@@ -8,6 +8,7 @@ key second, so a result that lands between the two is never missed.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from functools import lru_cache
 
@@ -16,6 +17,7 @@ from django.conf import settings
 
 KEY = "recsvc:request:{id}"
 CHANNEL = "recsvc:request-done:{id}"
+_local = threading.local()
 
 
 @lru_cache(maxsize=1)
@@ -23,13 +25,15 @@ def client() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL, health_check_interval=30)
 
 
-def result_publish(request_id: str, payload: dict) -> None:
+def result_publish(request_id: str, payload: dict) -> str:
+    """Store and announce a finished request (as the API shows it); returns its JSON."""
     body = json.dumps(payload, default=str)
     pipe = client().pipeline(transaction=False)
     pipe.set(KEY.format(id=request_id), body, ex=settings.RECOMMENDATION_REQUEST_TTL)
     # The message carries the answer itself, so a waiting reader needs no second round trip.
     pipe.publish(CHANNEL.format(id=request_id), body)
     pipe.execute()
+    return body
 
 
 def result_get(request_id: str) -> dict | None:
@@ -37,22 +41,46 @@ def result_get(request_id: str) -> dict | None:
     return json.loads(body) if body else None
 
 
+def _pubsub() -> redis.client.PubSub:
+    """This thread's subscriber connection, kept between waits.
+
+    A PubSub object closes its connection when closed, so one per wait would open a Redis
+    connection per long-poll; a thread waits on one request at a time, so one per thread will do.
+    """
+    pubsub = getattr(_local, "pubsub", None)
+    if pubsub is None:
+        pubsub = _local.pubsub = client().pubsub(ignore_subscribe_messages=True)
+    return pubsub
+
+
 def result_wait(request_id: str, timeout: float) -> dict | None:
     """Block up to `timeout` seconds for the finished request; None if it is not done by then."""
     deadline = time.monotonic() + timeout
-    pubsub = client().pubsub(ignore_subscribe_messages=True)
+    channel = CHANNEL.format(id=request_id).encode()
+    pubsub = _pubsub()
     try:
-        pubsub.subscribe(CHANNEL.format(id=request_id))
-        found = result_get(request_id)
-        while found is None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            message = pubsub.get_message(timeout=min(remaining, 1.0))
-            if message is not None and message.get("type") == "message":
-                found = json.loads(message["data"])
-            elif remaining <= 1.0:
-                found = result_get(request_id)
-        return found
-    finally:
+        found = _wait(pubsub, channel, request_id, deadline)
+        # Its reply is read, and skipped, by the next wait on this connection.
+        pubsub.unsubscribe(channel)
+    except BaseException:
+        # In an unknown state (a broken connection, an interrupted read): start afresh next time.
+        _local.pubsub = None
         pubsub.close()
+        raise
+    return found
+
+
+def _wait(pubsub: redis.client.PubSub, channel: bytes, request_id: str, deadline: float) -> dict | None:
+    pubsub.subscribe(channel)
+    found = result_get(request_id)
+    while found is None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        message = pubsub.get_message(timeout=min(remaining, 1.0))
+        # A message for an earlier wait's channel can still arrive after its UNSUBSCRIBE.
+        if message is not None and message.get("type") == "message" and message.get("channel") == channel:
+            found = json.loads(message["data"])
+        elif remaining <= 1.0:
+            found = result_get(request_id)
+    return found
