@@ -39,11 +39,11 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(autouse=True)
 def _no_stale_authentication() -> None:
-    """A transactional test's flush deletes users and tokens without signals: forget them."""
+    """A transactional test's flush deletes users, tokens and jobs without signals: forget them."""
     try:
         from app.recommendations.results import client
 
-        keys = list(client().scan_iter("recsvc:auth:*"))
+        keys = [*client().scan_iter("recsvc:auth:*"), *client().scan_iter("recsvc:owner:*")]
         if keys:
             client().delete(*keys)
     except Exception:  # noqa: BLE001 - tests without Django or Redis

@@ -13,12 +13,19 @@ generations in one MGET and uses the entry only if they still match. Bumping a c
 invalidates every entry that depends on it at once; a newer answer overwrites the entry, and
 an unused one expires after `RECOMMENDATION_CACHE_TTL`. The requester is part of the key, so a
 cached answer always points at a request its reader owns.
+
+The same MGET reads who owns the question's subject (`owner:job:<id>` -> the client's user id,
+`owner:cleaner:<id>` -> the cleaner's), recorded when the API last checked it in the
+database; any save or delete of that job or cleaner drops the record (marketplace signals). So
+a repeated question on a subject that changed since (a new bid, say) is answered without a
+second ownership query.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from typing import NamedTuple
 
 from django.conf import settings
 
@@ -28,6 +35,9 @@ logger = logging.getLogger(__name__)
 
 GEN = "recsvc:gen:{name}"
 ENTRY = "recsvc:cache:{kind}:{user}:{subject}:{limit}:{mode}"
+OWNER = "recsvc:owner:{subject}"
+# An owner record outlives no change to its subject (see above); the TTL only bounds memory.
+OWNER_TTL = 7 * 24 * 3600
 
 # Which generations each kind of request depends on.
 _DEPENDS = {
@@ -37,48 +47,85 @@ _DEPENDS = {
 }
 
 
-def generation_bump(*names: str) -> None:
+def generation_bump(*names: str, owners: tuple[str, ...] = ()) -> None:
+    """Invalidate every answer that depends on `names`, and drop the owner records of `owners`."""
     try:
         pipe = client().pipeline(transaction=False)
         for name in names:
             pipe.incr(GEN.format(name=name))
+        if owners:
+            pipe.delete(*(OWNER.format(subject=s) for s in owners))
         pipe.execute()
-    except Exception:  # noqa: BLE001 - a missed bump is bounded by the TTL; never fail a write for it
-        logger.warning("could not bump cache generations %s", names)
+    except Exception:  # noqa: BLE001 - a missed bump is bounded by the TTLs; never fail a write for it
+        logger.warning("could not bump cache generations %s or drop owner records %s", names, owners)
+
+
+def owner_forget_all() -> None:
+    """Drop every owner record: after bulk writes that sent no signals, or ids that may be reused."""
+    try:
+        keys = list(client().scan_iter(match=OWNER.format(subject="*"), count=1000))
+        for start in range(0, len(keys), 1000):
+            client().delete(*keys[start:start + 1000])
+    except Exception:  # noqa: BLE001
+        logger.error("could not drop the owner records")
+
+
+class CacheLookup(NamedTuple):
+    """What one lookup found.
+
+    `token`: what the worker caches its answer under (the entry key and the generations seen
+    now); "" when Redis is unavailable (then nothing is cached). `answer`: the cached answer as
+    stored, a JSON object, None on a miss or when a generation moved since it was written. `owner`: the user id
+    recorded as the subject's owner (`owner_remember`), None when unknown.
+    """
+
+    token: str
+    answer: bytes | None
+    owner: int | None
+
+
+def owner_subject(*, kind: str, job_id: int | None, cleaner_id: int | None) -> str:
+    """The subject whose owner may ask this kind of question: the job, or the cleaner."""
+    return f"cleaner:{cleaner_id}" if kind == "jobs_for_cleaner" else f"job:{job_id}"
+
+
+def owner_remember(subject: str, user_id: int) -> None:
+    """Record that the database just showed `user_id` owns `subject` (see the module's docstring)."""
+    try:
+        client().set(OWNER.format(subject=subject), user_id, ex=OWNER_TTL)
+    except Exception:  # noqa: BLE001 - only a slower next question
+        logger.warning("could not record the owner of %s", subject)
 
 
 def cache_lookup(
     *, kind: str, user_id: int, job_id: int | None, cleaner_id: int | None, limit: int, mode: str
-) -> tuple[str, dict | None]:
-    """One round trip: the entry and the current generations it depends on, read together.
-
-    Returns (token, answer). The answer is None on a miss or when any generation moved since
-    the entry was written. The token (entry key and the generations seen now) is what the
-    worker caches its answer under; "" when Redis is unavailable (then nothing is cached).
-    """
+) -> CacheLookup:
+    """One round trip: the entry, the generations it depends on and the subject's owner, read together."""
     names = _DEPENDS[kind](job_id, cleaner_id)
     subject = f"{job_id or '-'}/{cleaner_id or '-'}"
     entry = ENTRY.format(kind=kind, user=user_id, subject=subject, limit=limit, mode=mode or "default")
+    owner_key = OWNER.format(subject=owner_subject(kind=kind, job_id=job_id, cleaner_id=cleaner_id))
     try:
-        found, *gens = client().mget([entry, *(GEN.format(name=n) for n in names)])
+        found, owner, *gens = client().mget([entry, owner_key, *(GEN.format(name=n) for n in names)])
     except Exception:  # noqa: BLE001 - the request itself will report the outage
         logger.warning("cache unavailable: computing without it")
-        return "", None
+        return CacheLookup("", None, None)
     current = ".".join((g or b"0").decode() for g in gens)
     token = f"{entry}#{current}"
-    if not found:
-        return token, None
-    stored = json.loads(found)
-    return token, stored["payload"] if stored.get("gens") == current else None
+    owner_id = int(owner) if owner else None
+    # An entry is "<generations>\n<the answer's JSON>": checked and served without parsing it.
+    seen, newline, answer = (found or b"").partition(b"\n")
+    fresh = bool(newline) and seen.decode() == current and answer.startswith(b"{") and answer.endswith(b"}")
+    return CacheLookup(token, answer if fresh else None, owner_id)
 
 
-def cache_put(token: str, payload: dict) -> None:
-    """Cache an answer under the generations its request saw (see cache_lookup)."""
+def cache_put(token: str, payload: dict | str) -> None:
+    """Cache an answer (a dict, or its JSON) under the generations its request saw (see cache_lookup)."""
     if not token:
         return
     entry, _, gens = token.rpartition("#")
     try:
-        body = json.dumps({"gens": gens, "payload": payload}, default=str)
-        client().set(entry, body, ex=settings.RECOMMENDATION_CACHE_TTL)
+        body = payload if isinstance(payload, str) else json.dumps(payload, default=str)
+        client().set(entry, f"{gens}\n{body}", ex=settings.RECOMMENDATION_CACHE_TTL)
     except Exception:  # noqa: BLE001 - an answer not cached is only a slower next answer
         logger.warning("could not cache %s", entry)

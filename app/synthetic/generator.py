@@ -270,9 +270,10 @@ class Tally:
 
 def _invalidate_cached_answers() -> None:
     # Bulk writes send no signals, and ids may be reused after a clear: drop every cached answer.
-    from app.recommendations.cache import generation_bump
+    from app.recommendations.cache import generation_bump, owner_forget_all
 
     generation_bump("model", "open-jobs")
+    owner_forget_all()
 
 
 def training_data_exists() -> bool:

@@ -92,15 +92,19 @@ def _msg_id(event_type: str, request_id: uuid.UUID, target: str) -> str:
 def _enqueue(delivery_id: int, countdown: float | None = None) -> None:
     from workers.celery import app
 
-    app.send_task(names.WEBHOOK_DELIVER, args=[delivery_id], countdown=countdown)
+    app.send_task(names.WEBHOOK_DELIVER, args=[delivery_id], countdown=countdown, ignore_result=True)
 
 
-def webhook_deliveries_create_for_request(*, request: RecommendationRequest) -> list[int]:
+def webhook_deliveries_create_for_request(*, request: RecommendationRequest, has_endpoints: bool | None = None) -> list[int]:
     """Create the deliveries of a finished request, once, and enqueue them after commit.
 
     Called at the end of the recommendation task: it never raises into it. Returns the ids
     enqueued (a second call enqueues the ones still due; their claim makes that harmless).
+    `has_endpoints`: whether the requester has active endpoints, when the caller already
+    knows (the task reads it with its claim); None: look them up.
     """
+    if has_endpoints is False and not request.callback_url:
+        return []
     try:
         return _deliveries_create(request)
     except Exception:

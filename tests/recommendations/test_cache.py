@@ -96,3 +96,83 @@ def test_it_answers_the_owner_from_the_cache_without_touching_the_database(
     # Someone else asking about the same job still meets the ownership check.
     api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(f.client().user)}")
     assert _ask(api_client, url).status_code == 404
+
+
+def _job_queries(queries) -> list[str]:  # noqa: ANN001
+    return [q["sql"] for q in queries if "marketplace_cleaningjob" in q["sql"] or "marketplace_clientprofile" in q["sql"]]
+
+
+def test_it_skips_the_ownership_query_for_an_owner_asking_again_after_a_change(celery_worker, api_client) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    job = f.job()
+    cleaner = f.cleaner(home_lat=job.property.lat, home_lng=job.property.lng)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(job.client.user)}")
+    url = f"/api/v1/jobs/{job.pk}/recommendations/"
+    with CaptureQueriesContext(connection) as first:
+        _answered(api_client, url)
+    assert _job_queries(first.captured_queries), "the first question checks ownership in the database"
+    Bid.objects.create(job=job, cleaner=cleaner, amount=Decimal("80"))  # the cached answer is stale now
+
+    with CaptureQueriesContext(connection) as again:
+        resp = _ask(api_client, url)
+
+    assert resp.status_code == 202
+    assert _job_queries(again.captured_queries) == []
+    assert _poll(api_client, resp.json()["status_url"])["status"] == "succeeded"
+
+
+def test_it_checks_ownership_again_once_the_job_moves_to_another_client(celery_worker, api_client) -> None:
+    job = f.job()
+    first_owner = job.client.user
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(first_owner)}")
+    url = f"/api/v1/jobs/{job.pk}/recommendations/"
+    _answered(api_client, url)
+
+    job.client = f.client()
+    job.save()
+
+    assert _ask(api_client, url).status_code == 404
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(job.client.user)}")
+    assert _ask(api_client, url).status_code == 202
+
+
+def test_it_checks_ownership_again_once_the_client_profile_moves_to_another_user(celery_worker, api_client) -> None:
+    job = f.job()
+    first_owner = job.client.user
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(first_owner)}")
+    url = f"/api/v1/jobs/{job.pk}/recommendations/"
+    _answered(api_client, url)
+
+    profile = job.client
+    profile.user = f.user()
+    profile.save()
+
+    assert _ask(api_client, url).status_code == 404
+
+
+def test_it_answers_404_for_a_job_deleted_behind_the_orms_back(celery_worker, api_client) -> None:
+    from app.recommendations.cache import owner_remember
+
+    user = f.client().user
+    # What a job deleted by raw SQL leaves behind: its owner record, naming an id that is gone.
+    owner_remember("job:987654", user.pk)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(user)}")
+
+    resp = _ask(api_client, "/api/v1/jobs/987654/recommendations/")
+
+    assert resp.status_code == 404
+    assert resp["Content-Type"] == "application/problem+json"
+
+
+def test_it_checks_a_cleaners_ownership_of_itself_again_after_a_profile_change(celery_worker, api_client) -> None:
+    cleaner = f.cleaner()
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(cleaner.user)}")
+    url = f"/api/v1/cleaners/{cleaner.pk}/recommendations/"
+    _answered(api_client, url)
+
+    cleaner.user = f.user(role="cleaner")
+    cleaner.save()
+
+    assert _ask(api_client, url).status_code == 404

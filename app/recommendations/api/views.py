@@ -6,7 +6,8 @@ not reveal what other accounts hold.
 
 from __future__ import annotations
 
-from django.http import Http404
+from django.db import IntegrityError
+from django.http import Http404, HttpResponse
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -25,7 +26,7 @@ from app.marketplace.models import CleanerProfile, CleaningJob
 from app.observability.metrics import cache_lookup_record
 from app.recommendations import services
 from app.recommendations.api import serializers as s
-from app.recommendations.cache import cache_lookup
+from app.recommendations.cache import cache_lookup, owner_remember, owner_subject
 from app.recommendations.experiments import experiment_assign, experiment_assign_for_user
 from app.recommendations.models import RecommendationRequest
 from app.recommendations.results import result_get, result_wait
@@ -62,53 +63,72 @@ def _create(**kwargs) -> RecommendationRequest:  # noqa: ANN003
         raise ServiceUnavailable("The task queue is unavailable; the request was not accepted. Retry shortly.") from None
 
 
-def _own_cached_answer(request: Request, *, kind: str, job_id: int | None = None, cleaner_id: int | None = None,
-                       limit: int = 1, mode: str = "", callback_url: str = "") -> tuple[Response | None, tuple | None]:
-    """A client's or cleaner's repeated question, answered before any database query.
+def _ask_about_own(request: Request, *, kind: str, load, job_id: int | None = None,  # noqa: ANN001
+                   cleaner_id: int | None = None, limit: int = 1, mode: str = "", callback_url: str = "") -> Response:
+    """A client's question about its job, or a cleaner's about itself: one Redis round trip first.
 
-    An entry under this user's id for this job (or cleaner) exists only if this user was allowed
-    to ask when it was computed; ownership never moves, and a deleted or changed job, bid or
-    cleaner bumps a generation that invalidates the entry. So a hit needs no ownership query.
-    Operators ask on others' behalf (the A/B subject is someone else): they take the full path.
-    Returns (response on a hit, the lookup to reuse on a miss).
+    That round trip (`cache_lookup`) reads the cached answer under this user's id, which exists
+    only if this user was allowed to ask when it was computed (and a change to the job, its
+    bids or the cleaner invalidates it), and the subject's recorded owner. A hit is answered
+    with no database query; on a miss the ownership query is skipped when the record says this
+    user owns the subject (any change to the subject drops the record; cache.py). `load` is
+    that query: the subject, or 404.
+    Operators ask on others' behalf (the A/B subject is someone else), and a caller who asked
+    for a callback gets one rather than a cached answer: both take the full path.
     """
-    if callback_url or request.user.is_operator:
-        return None, None
-    assignment = experiment_assign_for_user(user_id=request.user.pk, mode=mode)
-    key, cached = cache_lookup(kind=kind, user_id=request.user.pk, job_id=job_id, cleaner_id=cleaner_id,
-                               limit=limit, mode=assignment.cache_mode)
-    cache_lookup_record(hit=cached is not None)
-    if cached is not None:
-        return Response({**cached, "cached": True}, status=status.HTTP_200_OK), None
-    return None, (key, assignment)
+    user = request.user
+    subject_field = "cleaner" if kind == Kind.JOBS_FOR_CLEANER else "job"
+    if callback_url or user.is_operator:
+        return _request_or_cached(request, kind=kind, **{subject_field: load()}, limit=limit, mode=mode,
+                                  callback_url=callback_url)
+    assignment = experiment_assign_for_user(user_id=user.pk, mode=mode)
+    found = cache_lookup(kind=kind, user_id=user.pk, job_id=job_id, cleaner_id=cleaner_id, limit=limit,
+                         mode=assignment.cache_mode)
+    cache_lookup_record(hit=found.answer is not None)
+    if found.answer is not None:
+        return _cached(found.answer)
+    if found.owner != user.pk:
+        load()
+        if found.token:
+            owner_remember(owner_subject(kind=kind, job_id=job_id, cleaner_id=cleaner_id), user.pk)
+    try:
+        req = _create(user=user, kind=kind, job_id=job_id, cleaner_id=cleaner_id, limit=limit, mode=mode,
+                      cache_key=found.token, assignment=assignment)
+    except IntegrityError:
+        # Deleted since its owner was recorded, by a write that sent no signal (raw SQL).
+        raise Http404 from None
+    return _accepted(request, req)
 
 
 def _request_or_cached(request: Request, *, kind: str, job=None, cleaner=None, limit: int = 1, mode: str = "",  # noqa: ANN001
-                       callback_url: str = "", lookup: tuple | None = None) -> Response:
+                       callback_url: str = "") -> Response:
     """200 with a fresh cached answer to the same question, else 202 and a new request."""
-    if lookup is not None:
-        # Already looked up (and missed) by `_own_cached_answer`, for this same subject.
-        (key, assignment), cached = lookup, None
-        req = _create(user=request.user, kind=kind, job=job, cleaner=cleaner, limit=limit, mode=mode,
-                      callback_url=callback_url, cache_key=key, assignment=assignment)
-        return _accepted(request, req)
     # The A/B variant decides the mode (unless the caller chose one), so it is part of the question.
     assignment = experiment_assign(kind=kind, job=job, cleaner=cleaner, mode=mode)
-    key, cached = cache_lookup(kind=kind, user_id=request.user.pk, job_id=job.pk if job else None,
-                               cleaner_id=cleaner.pk if cleaner else None, limit=limit, mode=assignment.cache_mode)
+    found = cache_lookup(kind=kind, user_id=request.user.pk, job_id=job.pk if job else None,
+                         cleaner_id=cleaner.pk if cleaner else None, limit=limit, mode=assignment.cache_mode)
     # A caller who asked for a callback gets one: no shortcut through the cache.
     if not callback_url:
-        cache_lookup_record(hit=cached is not None)
-        if cached is not None:
-            return Response({**cached, "cached": True}, status=status.HTTP_200_OK)
+        cache_lookup_record(hit=found.answer is not None)
+        if found.answer is not None:
+            return _cached(found.answer)
     req = _create(user=request.user, kind=kind, job=job, cleaner=cleaner, limit=limit, mode=mode,
-                  callback_url=callback_url, cache_key=key, assignment=assignment)
+                  callback_url=callback_url, cache_key=found.token, assignment=assignment)
     return _accepted(request, req)
+
+
+def _cached(answer: bytes) -> HttpResponse:
+    """200 with a cached answer (`s.CachedAnswer`): the stored JSON object plus `"cached": true`.
+
+    Spliced rather than parsed and rendered again: this is the whole of a cached answer's work.
+    """
+    return HttpResponse(answer[:-1] + b', "cached": true}', content_type="application/json")
 
 
 def _accepted(request: Request, req: RecommendationRequest) -> Response:
     url = request.build_absolute_uri(reverse("recommendation-request-detail", args=[req.id]))
-    body = s.RequestAccepted({"id": req.id, "status": req.status, "status_url": url}).data
+    # The shape of `s.RequestAccepted`, built directly: this is every request's hot path.
+    body = {"id": str(req.id), "status": req.status, "status_url": url}
     return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": url})
 
 
@@ -126,11 +146,8 @@ class JobRecommendationsView(APIView):
     def post(self, request: Request, job_id: int) -> Response:
         data = s.RecommendationInput(data=request.data)
         data.is_valid(raise_exception=True)
-        hit, lookup = _own_cached_answer(request, kind=Kind.CLEANERS_FOR_JOB, job_id=job_id, **data.validated_data)
-        if hit is not None:
-            return hit
-        job = _visible_job(request.user, job_id)
-        return _request_or_cached(request, kind=Kind.CLEANERS_FOR_JOB, job=job, lookup=lookup, **data.validated_data)
+        return _ask_about_own(request, kind=Kind.CLEANERS_FOR_JOB, job_id=job_id,
+                              load=lambda: _visible_job(request.user, job_id), **data.validated_data)
 
 
 class CleanerRecommendationsView(APIView):
@@ -140,12 +157,8 @@ class CleanerRecommendationsView(APIView):
     def post(self, request: Request, cleaner_id: int) -> Response:
         data = s.RecommendationInput(data=request.data)
         data.is_valid(raise_exception=True)
-        hit, lookup = _own_cached_answer(request, kind=Kind.JOBS_FOR_CLEANER, cleaner_id=cleaner_id, **data.validated_data)
-        if hit is not None:
-            return hit
-        cleaner = _visible_cleaner(request.user, cleaner_id)
-        return _request_or_cached(request, kind=Kind.JOBS_FOR_CLEANER, cleaner=cleaner, lookup=lookup,
-                                  **data.validated_data)
+        return _ask_about_own(request, kind=Kind.JOBS_FOR_CLEANER, cleaner_id=cleaner_id,
+                              load=lambda: _visible_cleaner(request.user, cleaner_id), **data.validated_data)
 
 
 class BidSuggestionsView(APIView):
@@ -193,10 +206,8 @@ class RecommendationRequestView(APIView):
         # never Celery's everlasting PENDING.
         if not qs.filter(pk=request_id).exists():
             raise Http404
-        payload = result_get(str(request_id))
         wait = query.validated_data["wait"]
-        if payload is None and wait > 0:
-            payload = result_wait(str(request_id), wait)
+        payload = result_wait(str(request_id), wait) if wait > 0 else result_get(str(request_id))
         if payload is None:
             payload = services.request_payload(qs.get(pk=request_id))
         return Response(payload)

@@ -39,4 +39,8 @@ class Command(BaseCommand):
         with transaction.atomic(using=database), connection.cursor() as cursor:
             for sql in statements:
                 cursor.execute(sql)
+        # Ids may now be handed out again: a cached "who owns job N" must not outlive that.
+        from app.recommendations.cache import owner_forget_all
+
+        owner_forget_all()
         self.stdout.write(f"Reset {len(statements)} sequences on {connection.vendor}.")
