@@ -38,3 +38,18 @@ def test_it_throttles_anonymous_callers_by_address(api_client, three_a_minute) -
 def test_it_answers_the_liveness_probe(client) -> None:  # noqa: ANN001
     resp = client.get("/healthz")
     assert resp.status_code == 200 and resp.json() == {"status": "ok"}
+
+
+def test_it_throttles_a_session_user_by_id(api_client, three_a_minute) -> None:  # noqa: ARG001
+    api_client.force_login(f.client().user)  # no token: the throttle counts by itself
+    url = "/api/v1/recommendation-requests/00000000-0000-0000-0000-000000000000/"
+    assert [api_client.get(url).status_code for _ in range(4)] == [404, 404, 404, 429]
+
+
+def test_a_made_up_token_leaves_no_counter_behind(api_client, three_a_minute) -> None:  # noqa: ARG001
+    from app.api.authentication import throttle_ident
+
+    made_up = "f" * 40
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {made_up}")
+    assert api_client.get("/api/v1/recommendation-requests/00000000-0000-0000-0000-000000000000/").status_code == 401
+    assert list(redis_client().scan_iter(f"recsvc:throttle:*{throttle_ident(made_up)}*")) == []

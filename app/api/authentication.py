@@ -6,6 +6,9 @@ fields the API needs are kept in Redis under a hash of the token for `AUTH_CACHE
 any change through the ORM — the token deleted or rotated, the user saved (deactivated, role
 changed) — deletes the entry at once (signals in `app.accounts.signals`). A change made behind
 the ORM's back (raw SQL) takes effect within `AUTH_CACHE_SECONDS`.
+
+The same Redis round trip takes the throttle's count for the request (`RedisUserRateThrottle.count_in`),
+so an authenticated request costs one round trip before the view, not two.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ import logging
 
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import AuthenticationFailed
 
 from app.accounts.models import User
+from app.api.throttling import COUNTED, RedisUserRateThrottle
 from app.recommendations.results import client
 
 logger = logging.getLogger(__name__)
@@ -31,6 +36,18 @@ def auth_cache_key(token_key: str) -> str:
     return "recsvc:auth:" + hashlib.sha256(token_key.encode()).hexdigest()
 
 
+def throttle_ident(token_key: str) -> str:
+    """Whom the throttle counts for a token: one token per user, so per user (app/api/throttling.py)."""
+    return "t" + hashlib.sha256(token_key.encode()).hexdigest()[:32]
+
+
+def _forget_quietly(key: str) -> None:
+    try:
+        client().delete(key)
+    except Exception:  # noqa: BLE001 - it expires within the throttle's window anyway
+        pass
+
+
 def auth_cache_forget(token_keys: list[str]) -> None:
     if not token_keys:
         return
@@ -41,10 +58,21 @@ def auth_cache_forget(token_keys: list[str]) -> None:
 
 
 class CachedTokenAuthentication(TokenAuthentication):
+    def authenticate(self, request):  # noqa: ANN001, ANN201
+        # DRF makes an authenticator per request: keeping the request here is safe.
+        self.request = request
+        return super().authenticate(request)
+
     def authenticate_credentials(self, key: str) -> tuple[User, Token]:
-        cached = None
+        cached, counted = None, None
+        ident = throttle_ident(key)
         try:
-            cached = client().get(auth_cache_key(key))
+            pipe = client().pipeline(transaction=False)
+            pipe.get(auth_cache_key(key))
+            counted = RedisUserRateThrottle().count_in(pipe, throttle_ident=ident)
+            cached, *count = pipe.execute()
+            if counted is not None and getattr(self, "request", None) is not None:
+                setattr(self.request._request, COUNTED, (counted, count[0]))
         except Exception:  # noqa: BLE001 - Redis down: the database answers
             logger.warning("authentication cache unavailable")
         if cached:
@@ -52,8 +80,17 @@ class CachedTokenAuthentication(TokenAuthentication):
             user = User(**fields)
             user._state.adding = False
             user._state.db = "default"
-            return user, Token(key=key, user=user)
-        user, token = super().authenticate_credentials(key)  # raises AuthenticationFailed
+            token = Token(key=key, user=user)
+            token.throttle_ident = ident
+            return user, token
+        try:
+            user, token = super().authenticate_credentials(key)
+        except AuthenticationFailed:
+            # Counted for nobody: drop it, so that made-up tokens leave no keys behind.
+            if counted is not None:
+                _forget_quietly(counted)
+            raise
+        token.throttle_ident = ident
         try:
             body = json.dumps({f: getattr(user, f) for f in _FIELDS})
             client().set(auth_cache_key(key), body, ex=AUTH_CACHE_SECONDS)
