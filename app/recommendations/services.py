@@ -201,14 +201,14 @@ def _claim_and_load_pg(request_id: str, now) -> RecommendationRequest | None:  #
     (converters, then `from_db`).
     """
     params = [Status.RUNNING, now, request_id, Status.QUEUED, Status.RUNNING, MAX_ATTEMPTS]
+    parts = [(model, _converters(model)) for model, _ in _CLAIM_PARTS]  # cached after the first call
     with connection.cursor() as cursor:
         cursor.execute(_claim_sql(), params)
         row = cursor.fetchone()
     if row is None:
         return None
     instances, start = [], 0
-    for model, _ in _CLAIM_PARTS:
-        columns = _converters(model)
+    for model, columns in parts:
         values = list(row[start:start + len(columns)])
         start += len(columns)
         if values[0] is None:  # no such row joined (a request without a job, or without a cleaner)
