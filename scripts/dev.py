@@ -88,6 +88,7 @@ def start_all(env: dict) -> list[tuple[str, subprocess.Popen]]:
         "web": [
             PY, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{WEB_PORT}",
             "--worker-class", "gthread", "--workers", "2", "--threads", "32", "--timeout", "60",
+            *(["--worker-tmp-dir", "/dev/shm"] if os.path.isdir("/dev/shm") else []),
         ],
         "worker": [*celery, "worker", "-l", "INFO", "-Q", "recommendations,feedback,webhooks,maintenance",
                    "-c", "2", "--prefetch-multiplier=1", "-O", "fair", "-n", "worker@%h"],

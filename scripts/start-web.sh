@@ -18,8 +18,16 @@ export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-${TMPDIR:-/tmp}/rec
 mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 find "$PROMETHEUS_MULTIPROC_DIR" -maxdepth 1 -name '*.db' -delete
 
+# gunicorn's workers touch a heartbeat file on every request: on tmpfs that costs nothing
+# (gunicorn's advice for containers, whose /tmp is often on overlayfs).
+set --
+if [ -d /dev/shm ]; then
+    set -- --worker-tmp-dir /dev/shm
+fi
+
 exec gunicorn config.wsgi:application \
     --bind 0.0.0.0:8000 \
+    "$@" \
     --worker-class gthread \
     --workers "${WEB_WORKERS:-2}" \
     --threads "${WEB_THREADS:-32}" \

@@ -375,7 +375,8 @@ def test_it_starts_gunicorn_after_collectstatic(tmp_path: Path) -> None:
     assert calls == [
         ["python", "manage.py", "collectstatic", "--noinput"],
         [
-            "gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--worker-class", "gthread",
+            "gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--worker-tmp-dir", "/dev/shm",
+            "--worker-class", "gthread",
             "--workers", "2", "--threads", "32", "--timeout", "60", "--graceful-timeout", "30",
             "--max-requests", "5000", "--max-requests-jitter", "500", "--access-logfile", "-",
         ],
