@@ -168,7 +168,9 @@ CELERY_TASK_DEFAULT_QUEUE = "recommendations"
 CELERY_DB_REUSE_MAX = 1000
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
-CELERY_WORKER_SEND_TASK_EVENTS = True
+# Task events cost every task three publishes: off unless a monitor asks. Flower switches them
+# on (its --enable_events, on by default) every few seconds while it runs.
+CELERY_WORKER_SEND_TASK_EVENTS = env.bool("CELERY_WORKER_SEND_TASK_EVENTS", default=False)
 # No "task-sent" event: it would cost every enqueue an extra publish; Flower shows tasks from
 # the workers' events (received, started, succeeded).
 CELERY_TASK_SEND_SENT_EVENT = False
