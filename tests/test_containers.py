@@ -25,11 +25,13 @@ PROD = "docker-compose.prod.yml"
 COMPOSE_FILES = [DEV, PROD]
 DOCKERFILES = ["Dockerfile.web", "Dockerfile.worker"]
 
-SERVICES = {"postgres", "redis", "migrate", "web", "worker", "trainer", "beat", "flower"}
+SERVICES = {"postgres", "redis", "migrate", "web", "worker", "webhooks", "trainer", "beat", "flower"}
 DOCKERFILE_OF = {
     "migrate": "Dockerfile.web",
     "web": "Dockerfile.web",
     "flower": "Dockerfile.web",
+    # Webhook deliveries need no torch: the light image.
+    "webhooks": "Dockerfile.web",
     "worker": "Dockerfile.worker",
     "trainer": "Dockerfile.worker",
     # Beat imports the task modules at start, so it runs where those always import.
@@ -37,12 +39,13 @@ DOCKERFILE_OF = {
 }
 SCRIPT_OF = {
     "worker": "scripts/start-worker.sh",
+    "webhooks": "scripts/start-worker.sh",
     "trainer": "scripts/start-trainer.sh",
     "beat": "scripts/start-beat.sh",
     "flower": "scripts/start-flower.sh",
 }
-APP_SERVICES = ["migrate", "web", "worker", "trainer", "beat", "flower"]
-MIGRATED_SERVICES = ["web", "worker", "trainer", "beat"]
+APP_SERVICES = ["migrate", "web", "worker", "webhooks", "trainer", "beat", "flower"]
+MIGRATED_SERVICES = ["web", "worker", "webhooks", "trainer", "beat"]
 MODEL_SERVICES = ["worker", "trainer"]
 START_SCRIPTS = ["start-web.sh", "start-worker.sh", "start-trainer.sh", "start-beat.sh", "start-flower.sh"]
 
@@ -154,6 +157,27 @@ def test_it_points_every_process_at_the_compose_database_and_redis(name: str) ->
         assert env["REDIS_URL"] == "redis://redis:6379/0", service_name
 
 
+def _consumed_queues(service: dict) -> set[str]:
+    command = service.get("command")
+    if command == ["scripts/start-worker.sh"]:
+        script = (ROOT / "scripts" / "start-worker.sh").read_text()
+        default = re.search(r"WORKER_QUEUES:-([a-z,]+)", script)[1]
+        return set(environment(service).get("WORKER_QUEUES", default).split(","))
+    if command == ["scripts/start-trainer.sh"]:
+        return set(re.search(r"--queues=([a-z,]+)", (ROOT / "scripts" / "start-trainer.sh").read_text())[1].split(","))
+    return set()
+
+
+@pytest.mark.parametrize("name", COMPOSE_FILES)
+def test_every_queue_has_a_worker_and_webhooks_have_their_own(name: str) -> None:
+    from workers.names import Queue
+
+    consumed = {service_name: _consumed_queues(service) for service_name, service in services(name).items()}
+    assert set().union(*consumed.values()) == {str(q) for q in Queue}, consumed
+    assert consumed["webhooks"] == {"webhooks"}
+    assert "webhooks" not in consumed["worker"], "a slow webhook receiver must not hold a recommendation slot"
+
+
 @pytest.mark.parametrize("name", COMPOSE_FILES)
 def test_it_shares_the_models_volume_between_the_workers(name: str) -> None:
     document = compose(name)
@@ -195,10 +219,13 @@ def test_it_restarts_prod_services_unless_stopped() -> None:
 
 def test_it_takes_every_prod_secret_from_the_environment() -> None:
     required = {"DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "POSTGRES_PASSWORD", "FLOWER_BASIC_AUTH"}
+    optional = {"METRICS_TOKEN"}  # empty is a meaningful setting: /metrics for the loopback only
     seen = set()
     for service_name, service in services(PROD).items():
         for key, value in environment(service).items():
-            if SECRET_KEY_NAME.search(key) or key in required:
+            if key in optional:
+                assert value == f"${{{key}:-}}", f"prod {service_name}: {key}={value!r}; write it as ${{{key}:-}}"
+            elif SECRET_KEY_NAME.search(key) or key in required:
                 match = REQUIRED_VAR.match(value)
                 assert match and match["name"] == key, (
                     f"prod {service_name}: {key}={value!r}; write it as ${{{key}:?message}}"

@@ -83,11 +83,23 @@ def _warm_request_path(engine) -> None:  # noqa: ANN001
     client().ping()  # the connection the answer is published on
 
 
+def computes_recommendations(worker) -> bool:  # noqa: ANN001
+    """Whether this worker consumes the recommendations queue (all queues when none was chosen)."""
+    from workers.names import Queue
+
+    chosen = worker.app.amqp.queues.consume_from
+    return not chosen or Queue.RECOMMENDATIONS in chosen
+
+
 @worker_init.connect
-def _register_warm_up(**kwargs) -> None:  # noqa: ANN003
+def _register_warm_up(sender=None, **kwargs) -> None:  # noqa: ANN001, ANN003
     # Connected from worker_init so that it runs after Celery's Django fixup, whose own
     # worker_process_init handler closes every database connection: connected earlier, the
     # warm-up's connection would be closed again and the first request would open one.
+    # A worker for other queues only (webhooks, say) needs no engine, model or cleaner table.
+    if sender is not None and not computes_recommendations(sender):
+        logger.info("not warming up: this worker does not consume the recommendations queue")
+        return
     worker_process_init.connect(_on_worker_process_init, weak=False)
 
 
