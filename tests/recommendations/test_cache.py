@@ -176,3 +176,16 @@ def test_it_checks_a_cleaners_ownership_of_itself_again_after_a_profile_change(c
     cleaner.save()
 
     assert _ask(api_client, url).status_code == 404
+
+
+def test_a_former_client_loses_the_shortcuts_with_the_role(celery_worker, api_client) -> None:
+    job = f.job()
+    user = job.client.user
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(user)}")
+    url = f"/api/v1/jobs/{job.pk}/recommendations/"
+    _answered(api_client, url)  # cached, and the owner recorded
+
+    user.role = "cleaner"
+    user.save()
+
+    assert _ask(api_client, url).status_code == 404

@@ -81,6 +81,8 @@ def _ask_about_own(request: Request, *, kind: str, load, job_id: int | None = No
     if callback_url or user.is_operator:
         return _request_or_cached(request, kind=kind, **{subject_field: load()}, limit=limit, mode=mode,
                                   callback_url=callback_url)
+    if kind == Kind.CLEANERS_FOR_JOB and user.role != User.Role.CLIENT:
+        raise Http404  # only clients have jobs (as `_visible_job` says), whatever was recorded before
     assignment = experiment_assign_for_user(user_id=user.pk, mode=mode)
     found = cache_lookup(kind=kind, user_id=user.pk, job_id=job_id, cleaner_id=cleaner_id, limit=limit,
                          mode=assignment.cache_mode)
