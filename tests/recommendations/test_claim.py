@@ -1,0 +1,68 @@
+"""The worker's claim: one conditional UPDATE that also loads what computing the request needs."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from app.recommendations import services
+from app.recommendations.models import RecommendationRequest
+from app.webhooks.models import WebhookEndpoint
+from tests import factories as f
+
+pytestmark = pytest.mark.django_db
+Kind = RecommendationRequest.Kind
+
+
+def _fields(instance) -> dict:  # noqa: ANN001
+    return {field.attname: getattr(instance, field.attname) for field in type(instance)._meta.concrete_fields}
+
+
+def test_it_loads_the_request_its_job_and_property_as_the_orm_would() -> None:
+    job = f.job()
+    req = RecommendationRequest.objects.create(kind=Kind.CLEANERS_FOR_JOB, requested_by=job.client.user, job=job,
+                                               result={"kept": [1, 2]})
+
+    with CaptureQueriesContext(connection) as queries:
+        claimed = services._claim_and_load(str(req.pk))
+
+    expected = RecommendationRequest.objects.select_related("job__property", "cleaner").get(pk=req.pk)
+    assert _fields(claimed) == _fields(expected)  # converted alike: uuid, JSON, aware datetimes
+    assert claimed.status == "running" and claimed.attempts == 1
+    with CaptureQueriesContext(connection) as more:
+        assert _fields(claimed.job) == _fields(expected.job)
+        assert _fields(claimed.job.property) == _fields(expected.job.property)
+        assert claimed.cleaner is None
+    assert more.captured_queries == [], "the job and its property came with the claim"
+    if connection.vendor == "postgresql":
+        assert len(queries.captured_queries) == 1
+        assert claimed.has_webhook_endpoints is False
+
+
+def test_it_loads_a_bid_suggestions_cleaner_and_sees_the_requesters_endpoints() -> None:
+    job, cleaner = f.job(), f.cleaner()
+    WebhookEndpoint.objects.create(owner=cleaner.user, url="https://example.com/hook")
+    req = RecommendationRequest.objects.create(kind=Kind.BID_SUGGESTION, requested_by=cleaner.user, job=job,
+                                               cleaner=cleaner)
+
+    claimed = services._claim_and_load(str(req.pk))
+
+    assert _fields(claimed.cleaner) == _fields(RecommendationRequest.objects.get(pk=req.pk).cleaner)
+    if connection.vendor == "postgresql":
+        assert claimed.has_webhook_endpoints is True
+
+
+def test_it_claims_a_request_once_and_fails_it_when_out_of_attempts() -> None:
+    job = f.job()
+    req = RecommendationRequest.objects.create(kind=Kind.CLEANERS_FOR_JOB, requested_by=job.client.user, job=job)
+    RecommendationRequest.objects.filter(pk=req.pk).update(status="succeeded")
+    assert services._claim_and_load(str(req.pk)) is None  # done: a redelivery claims nothing
+    assert RecommendationRequest.objects.get(pk=req.pk).status == "succeeded"
+
+    RecommendationRequest.objects.filter(pk=req.pk).update(status="running", attempts=services.MAX_ATTEMPTS)
+    assert services._claim_and_load(str(req.pk)) is None
+    failed = RecommendationRequest.objects.get(pk=req.pk)
+    assert failed.status == "failed" and "stopped" in failed.error
+
+
+def test_it_claims_nothing_for_an_unknown_id() -> None:
+    assert services._claim_and_load("00000000-0000-0000-0000-000000000000") is None
