@@ -15,9 +15,12 @@ an unused one expires after `RECOMMENDATION_CACHE_TTL`. The requester is part of
 cached answer always points at a request its reader owns.
 
 The same MGET reads who owns the question's subject (`owner:job:<id>` -> the client's user id,
-`owner:cleaner:<id>` -> the cleaner's), recorded when the API last checked it in the
-database; any save or delete of that job or cleaner drops the record (marketplace signals). So
-a repeated question on a subject that changed since (a new bid, say) is answered without a
+`owner:cleaner:<id>` -> the cleaner's) as the API last found it in the database, with one more
+generation, `owner:job:<id>` / `owner:cleaner:<id>`, bumped by any save or delete of that job,
+its client profile or the cleaner (marketplace signals). A record is written with the
+generation read *before* the database was asked, and trusted only while it is still current:
+an ownership change that lands between the check and the write leaves a record nobody trusts.
+So a repeated question on a subject that changed otherwise since (a new bid, say) needs no
 second ownership query.
 """
 
@@ -47,17 +50,15 @@ _DEPENDS = {
 }
 
 
-def generation_bump(*names: str, owners: tuple[str, ...] = ()) -> None:
-    """Invalidate every answer that depends on `names`, and drop the owner records of `owners`."""
+def generation_bump(*names: str) -> None:
+    """Invalidate every answer (or owner record) that depends on `names`."""
     try:
         pipe = client().pipeline(transaction=False)
         for name in names:
             pipe.incr(GEN.format(name=name))
-        if owners:
-            pipe.delete(*(OWNER.format(subject=s) for s in owners))
         pipe.execute()
     except Exception:  # noqa: BLE001 - a missed bump is bounded by the TTLs; never fail a write for it
-        logger.warning("could not bump cache generations %s or drop owner records %s", names, owners)
+        logger.warning("could not bump cache generations %s", names)
 
 
 def owner_forget_all() -> None:
@@ -75,13 +76,15 @@ class CacheLookup(NamedTuple):
 
     `token`: what the worker caches its answer under (the entry key and the generations seen
     now); "" when Redis is unavailable (then nothing is cached). `answer`: the cached answer as
-    stored, a JSON object, None on a miss or when a generation moved since it was written. `owner`: the user id
-    recorded as the subject's owner (`owner_remember`), None when unknown.
+    stored, a JSON object, None on a miss or when a generation moved since it was written.
+    `owner`: the subject's owner as recorded (`owner_remember`) under the current ownership
+    generation, None when unknown. `owner_gen`: that generation, for `owner_remember`.
     """
 
     token: str
     answer: bytes | None
     owner: int | None
+    owner_gen: str = ""
 
 
 def owner_subject(*, kind: str, job_id: int | None, cleaner_id: int | None) -> str:
@@ -89,10 +92,15 @@ def owner_subject(*, kind: str, job_id: int | None, cleaner_id: int | None) -> s
     return f"cleaner:{cleaner_id}" if kind == "jobs_for_cleaner" else f"job:{job_id}"
 
 
-def owner_remember(subject: str, user_id: int) -> None:
-    """Record that the database just showed `user_id` owns `subject` (see the module's docstring)."""
+def owner_generation(subject: str) -> str:
+    """The generation that any change to `subject`'s ownership bumps (see the module's docstring)."""
+    return f"owner:{subject}"
+
+
+def owner_remember(subject: str, user_id: int, generation: str) -> None:
+    """Record that the database showed `user_id` owns `subject`, asked after `generation` was read."""
     try:
-        client().set(OWNER.format(subject=subject), user_id, ex=OWNER_TTL)
+        client().set(OWNER.format(subject=subject), f"{user_id}:{generation}", ex=OWNER_TTL)
     except Exception:  # noqa: BLE001 - only a slower next question
         logger.warning("could not record the owner of %s", subject)
 
@@ -104,19 +112,22 @@ def cache_lookup(
     names = _DEPENDS[kind](job_id, cleaner_id)
     subject = f"{job_id or '-'}/{cleaner_id or '-'}"
     entry = ENTRY.format(kind=kind, user=user_id, subject=subject, limit=limit, mode=mode or "default")
-    owner_key = OWNER.format(subject=owner_subject(kind=kind, job_id=job_id, cleaner_id=cleaner_id))
+    owned = owner_subject(kind=kind, job_id=job_id, cleaner_id=cleaner_id)
+    keys = [entry, OWNER.format(subject=owned), GEN.format(name=owner_generation(owned))]
     try:
-        found, owner, *gens = client().mget([entry, owner_key, *(GEN.format(name=n) for n in names)])
+        found, owner, owner_gen, *gens = client().mget([*keys, *(GEN.format(name=n) for n in names)])
     except Exception:  # noqa: BLE001 - the request itself will report the outage
         logger.warning("cache unavailable: computing without it")
         return CacheLookup("", None, None)
     current = ".".join((g or b"0").decode() for g in gens)
     token = f"{entry}#{current}"
-    owner_id = int(owner) if owner else None
+    owner_gen = (owner_gen or b"0").decode()
+    owner_id, _, recorded_gen = (owner or b"").decode().partition(":")
+    owner_id = int(owner_id) if owner_id and recorded_gen == owner_gen else None
     # An entry is "<generations>\n<the answer's JSON>": checked and served without parsing it.
     seen, newline, answer = (found or b"").partition(b"\n")
     fresh = bool(newline) and seen.decode() == current and answer.startswith(b"{") and answer.endswith(b"}")
-    return CacheLookup(token, answer if fresh else None, owner_id)
+    return CacheLookup(token, answer if fresh else None, owner_id, owner_gen)
 
 
 def cache_put(token: str, payload: dict | str) -> None:

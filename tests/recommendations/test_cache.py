@@ -153,11 +153,12 @@ def test_it_checks_ownership_again_once_the_client_profile_moves_to_another_user
 
 
 def test_it_answers_404_for_a_job_deleted_behind_the_orms_back(celery_worker, api_client) -> None:
-    from app.recommendations.cache import owner_remember
+    from app.recommendations.cache import cache_lookup, owner_remember
 
     user = f.client().user
     # What a job deleted by raw SQL leaves behind: its owner record, naming an id that is gone.
-    owner_remember("job:987654", user.pk)
+    seen = cache_lookup(kind="cleaners_for_job", user_id=user.pk, job_id=987654, cleaner_id=None, limit=3, mode="")
+    owner_remember("job:987654", user.pk, seen.owner_gen)
     api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(user)}")
 
     resp = _ask(api_client, "/api/v1/jobs/987654/recommendations/")
@@ -189,3 +190,21 @@ def test_a_former_client_loses_the_shortcuts_with_the_role(celery_worker, api_cl
     user.save()
 
     assert _ask(api_client, url).status_code == 404
+
+
+def test_an_owner_record_written_across_an_ownership_change_is_not_trusted() -> None:
+    from app.recommendations.cache import cache_lookup, generation_bump, owner_remember
+
+    job = f.job()
+    user = job.client.user
+
+    def lookup():  # noqa: ANN202
+        return cache_lookup(kind="cleaners_for_job", user_id=user.pk, job_id=job.pk, cleaner_id=None, limit=3, mode="")
+
+    before_the_check = lookup()
+    generation_bump(f"owner:job:{job.pk}")  # the job moved to another client while the API checked
+    owner_remember(f"job:{job.pk}", user.pk, before_the_check.owner_gen)
+    assert lookup().owner is None
+
+    owner_remember(f"job:{job.pk}", user.pk, lookup().owner_gen)  # checked after the change
+    assert lookup().owner == user.pk

@@ -71,8 +71,8 @@ def _ask_about_own(request: Request, *, kind: str, load, job_id: int | None = No
     only if this user was allowed to ask when it was computed (and a change to the job, its
     bids or the cleaner invalidates it), and the subject's recorded owner. A hit is answered
     with no database query; on a miss the ownership query is skipped when the record says this
-    user owns the subject (any change to the subject drops the record; cache.py). `load` is
-    that query: the subject, or 404.
+    user owns the subject (any change to the subject's ownership voids the record; cache.py).
+    `load` is that query: the subject, or 404.
     Operators ask on others' behalf (the A/B subject is someone else), and a caller who asked
     for a callback gets one rather than a cached answer: both take the full path.
     """
@@ -92,7 +92,7 @@ def _ask_about_own(request: Request, *, kind: str, load, job_id: int | None = No
     if found.owner != user.pk:
         load()
         if found.token:
-            owner_remember(owner_subject(kind=kind, job_id=job_id, cleaner_id=cleaner_id), user.pk)
+            owner_remember(owner_subject(kind=kind, job_id=job_id, cleaner_id=cleaner_id), user.pk, found.owner_gen)
     try:
         req = _create(user=user, kind=kind, job_id=job_id, cleaner_id=cleaner_id, limit=limit, mode=mode,
                       cache_key=found.token, assignment=assignment)
