@@ -118,3 +118,16 @@ def test_a_long_poll_while_redis_is_unreachable_is_a_503_problem(api_client, red
     assert resp.status_code == 503
     assert resp["Content-Type"] == "application/problem+json"
     assert "unavailable" in resp.json()["detail"]
+
+
+def test_waiting_again_on_the_same_request_wakes_at_once() -> None:
+    request_id = str(uuid.uuid4())
+    assert results.result_wait(request_id, 0.05) is None  # its UNSUBSCRIBE's reply is still unread
+    publisher = _publish_later(request_id, 0.2, {"id": request_id})
+
+    started = time.monotonic()
+    found = results.result_wait(request_id, 5)
+
+    publisher.join()
+    assert found == {"id": request_id}
+    assert time.monotonic() - started < 1  # woken by the message, not by the last second's re-read
