@@ -56,11 +56,21 @@ def _isolated_models_dir(settings, models_dir: Path) -> None:  # noqa: ANN001
 
 
 class WorkerProcess:
-    def __init__(self, env: dict[str, str], queues: str) -> None:
+    """A real Celery worker process for the tests.
+
+    `ping_queue`: where readiness is checked; a worker on a private queue checks there, since
+    another worker may answer a ping on the default queue first. `name` prefixes the hostname
+    and the log file (`var/test-<name>-<pid>.log`, appended to).
+    """
+
+    def __init__(self, env: dict[str, str], queues: str, *, ping_queue: str | None = None,
+                 name: str = "worker") -> None:
         self.env = env
         self.queues = queues
+        self.ping_queue = ping_queue
+        self.name = name
         self.proc: subprocess.Popen | None = None
-        self.log_path = ROOT / "var" / f"test-worker-{os.getpid()}.log"
+        self.log_path = ROOT / "var" / f"test-{name}-{os.getpid()}.log"
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -69,7 +79,7 @@ class WorkerProcess:
             [
                 sys.executable, "-m", "celery", "-A", "workers.celery", "worker", "--loglevel=INFO",
                 f"--queues={self.queues}", "--concurrency=1", "--prefetch-multiplier=1",
-                "--without-gossip", "--without-mingle", f"--hostname=test-{os.getpid()}@%h",
+                "--without-gossip", "--without-mingle", f"--hostname={self.name}-{os.getpid()}@%h",
             ],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
         )
@@ -79,12 +89,13 @@ class WorkerProcess:
         from workers import names
         from workers.celery import app
 
+        options = {"queue": self.ping_queue} if self.ping_queue else {}
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"worker exited with {self.proc.returncode}; see {self.log_path}")
             try:
-                app.send_task(names.PING).get(timeout=5)
+                app.send_task(names.PING, **options).get(timeout=5)
                 return
             except Exception:  # noqa: BLE001 - not up yet
                 time.sleep(0.2)

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -16,7 +14,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests import factories as f
-from tests.conftest import ROOT, WorkerProcess
+from tests.conftest import WorkerProcess
 from tests.webhooks.conftest import Receiver
 from workers import names
 
@@ -36,35 +34,12 @@ class MetricsWorker(WorkerProcess):
 
     def __init__(self, env: dict[str, str], port: int) -> None:
         super().__init__({**env, "WORKER_METRICS_PORT": str(port), "WORKER_METRICS_ADDR": "127.0.0.1",
-                          "LOG_FORMAT": "json"}, f"{QUEUE},webhooks")
+                          "LOG_FORMAT": "json"}, f"{QUEUE},webhooks", ping_queue=QUEUE, name="metrics")
         self.port = port
-        self.log_path = ROOT / "var" / f"test-metrics-worker-{os.getpid()}.log"
 
     def start(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.log_path.unlink(missing_ok=True)
-        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "workers.celery", "worker", "--loglevel=INFO",
-             f"--queues={self.queues}", "--concurrency=1", "--prefetch-multiplier=1", "--without-gossip",
-             "--without-mingle", f"--hostname=metrics-{os.getpid()}@%h"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-        )
-        self.wait_ready()
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        from workers.celery import app
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"worker exited with {self.proc.returncode}; see {self.log_path}")
-            try:
-                app.send_task(names.PING, queue=QUEUE).get(timeout=5)
-                return
-            except Exception:  # noqa: BLE001 - not up yet
-                time.sleep(0.2)
-        raise RuntimeError(f"worker did not answer within {timeout}s; see {self.log_path}")
+        self.log_path.unlink(missing_ok=True)  # json_lines() reads this worker's lines only
+        super().start()
 
     def scrape(self) -> dict:
         body = urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5).read().decode()
