@@ -7,11 +7,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from app.observability.views import healthz_view, metrics_view
 
 urlpatterns = [
+    # The API first: URLs resolve in order, and its requests are the ones that count.
+    path("api/v1/", include("app.recommendations.api.urls")),
+    path("healthz", healthz_view, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("ops/", include("app.ops.urls")),
-    path("metrics", metrics_view, name="metrics"),
-    path("healthz", healthz_view, name="healthz"),
-    path("api/v1/", include("app.recommendations.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]

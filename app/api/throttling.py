@@ -20,7 +20,7 @@ from app.recommendations.results import client
 logger = logging.getLogger(__name__)
 
 
-# Where token authentication leaves the count it took (see `count_in`) on the Django request.
+# Where token authentication leaves the count it took (see `window_for`) on the Django request.
 COUNTED = "recsvc_throttle_counted"
 
 
@@ -28,7 +28,7 @@ class RedisUserRateThrottle(SimpleRateThrottle):
     """Per user when authenticated ("user" rate), per address otherwise ("anon").
 
     A token user is counted under the token's hash (one token per user: the same thing), so
-    that token authentication can take the count in its own Redis round trip (`count_in`);
+    that token authentication can take the count in its own Redis round trip (`window_for`);
     anyone else is counted here.
     """
 
@@ -53,13 +53,15 @@ class RedisUserRateThrottle(SimpleRateThrottle):
         # (and EXPIRE's NX flag needs Redis 7; the embedded server is 6.2).
         pipe.expire(key, int(self.duration) + 1)
 
-    def count_in(self, pipe, *, throttle_ident: str) -> str | None:  # noqa: ANN001
-        """Queue the count of a token user's request on `pipe`; returns its key (None: no rate)."""
+    def window_for(self, *, throttle_ident: str) -> tuple[str, int] | None:
+        """The key counting a token user's requests in the current window, and its TTL (None: no rate).
+
+        Token authentication counts on it in its own round trip (`token_lookup`): INCR, and
+        EXPIRE with this TTL on the window's first request.
+        """
         if self.rate is None:
             return None
-        key = self._window_key(f"recsvc:throttle:{self.scope}:{throttle_ident}")
-        self._count_queue(pipe, key)
-        return key
+        return self._window_key(f"recsvc:throttle:{self.scope}:{throttle_ident}"), int(self.duration) + 1
 
     def allow_request(self, request, view) -> bool:  # noqa: ANN001
         cache_key = self.get_cache_key(request, view)

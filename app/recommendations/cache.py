@@ -105,22 +105,23 @@ def owner_remember(subject: str, user_id: int, generation: str) -> None:
         logger.warning("could not record the owner of %s", subject)
 
 
-def cache_lookup(
+def cache_lookup_keys(
     *, kind: str, user_id: int, job_id: int | None, cleaner_id: int | None, limit: int, mode: str
-) -> CacheLookup:
-    """One round trip: the entry, the generations it depends on and the subject's owner, read together."""
-    names = _DEPENDS[kind](job_id, cleaner_id)
+) -> list[str]:
+    """What one lookup reads: the entry, the subject's owner record and generation, the entry's generations."""
     subject = f"{job_id or '-'}/{cleaner_id or '-'}"
     entry = ENTRY.format(kind=kind, user=user_id, subject=subject, limit=limit, mode=mode or "default")
     owned = owner_subject(kind=kind, job_id=job_id, cleaner_id=cleaner_id)
-    keys = [entry, OWNER.format(subject=owned), GEN.format(name=owner_generation(owned))]
-    try:
-        found, owner, owner_gen, *gens = client().mget([*keys, *(GEN.format(name=n) for n in names)])
-    except Exception:  # noqa: BLE001 - the request itself will report the outage
-        logger.warning("cache unavailable: computing without it")
-        return CacheLookup("", None, None)
+    names = _DEPENDS[kind](job_id, cleaner_id)
+    return [entry, OWNER.format(subject=owned), GEN.format(name=owner_generation(owned)),
+            *(GEN.format(name=n) for n in names)]
+
+
+def cache_lookup_read(keys: list[str], values: list[bytes | None]) -> CacheLookup:
+    """What the values of `cache_lookup_keys` (read together, in one MGET) say."""
+    found, owner, owner_gen, *gens = values
     current = ".".join((g or b"0").decode() for g in gens)
-    token = f"{entry}#{current}"
+    token = f"{keys[0]}#{current}"
     owner_gen = (owner_gen or b"0").decode()
     owner_id, _, recorded_gen = (owner or b"").decode().partition(":")
     owner_id = int(owner_id) if owner_id and recorded_gen == owner_gen else None
@@ -128,6 +129,19 @@ def cache_lookup(
     seen, newline, answer = (found or b"").partition(b"\n")
     fresh = bool(newline) and seen.decode() == current and answer.startswith(b"{") and answer.endswith(b"}")
     return CacheLookup(token, answer if fresh else None, owner_id, owner_gen)
+
+
+def cache_lookup(
+    *, kind: str, user_id: int, job_id: int | None, cleaner_id: int | None, limit: int, mode: str
+) -> CacheLookup:
+    """One round trip: the entry, the generations it depends on and the subject's owner, read together."""
+    keys = cache_lookup_keys(kind=kind, user_id=user_id, job_id=job_id, cleaner_id=cleaner_id, limit=limit, mode=mode)
+    try:
+        values = client().mget(keys)
+    except Exception:  # noqa: BLE001 - the request itself will report the outage
+        logger.warning("cache unavailable: computing without it")
+        return CacheLookup("", None, None)
+    return cache_lookup_read(keys, values)
 
 
 def cache_put(token: str, payload: dict | str) -> None:

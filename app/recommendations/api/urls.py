@@ -1,22 +1,29 @@
 from django.urls import include, path
 
 from . import feedback, models_api, stats_api, views
+from .fast import Kind, cached_first
 
 urlpatterns = [
-    path("", include("app.webhooks.urls")),
-    path("auth/token/", views.ObtainTokenView.as_view(), name="auth-token"),
-    path("jobs/<int:job_id>/recommendations/", views.JobRecommendationsView.as_view(), name="job-recommendations"),
+    # First, as resolved in order: the two questions asked again and again (a repeated one is
+    # answered before DRF: fast.py) and the long-poll for their answers.
+    path(
+        "jobs/<int:job_id>/recommendations/",
+        cached_first(views.JobRecommendationsView.as_view(), kind=Kind.CLEANERS_FOR_JOB),
+        name="job-recommendations",
+    ),
     path(
         "cleaners/<int:cleaner_id>/recommendations/",
-        views.CleanerRecommendationsView.as_view(),
+        cached_first(views.CleanerRecommendationsView.as_view(), kind=Kind.JOBS_FOR_CLEANER),
         name="cleaner-recommendations",
     ),
-    path("jobs/<int:job_id>/bid-suggestions/", views.BidSuggestionsView.as_view(), name="bid-suggestions"),
     path(
         "recommendation-requests/<uuid:request_id>/",
         views.RecommendationRequestView.as_view(),
         name="recommendation-request-detail",
     ),
+    path("", include("app.webhooks.urls")),
+    path("auth/token/", views.ObtainTokenView.as_view(), name="auth-token"),
+    path("jobs/<int:job_id>/bid-suggestions/", views.BidSuggestionsView.as_view(), name="bid-suggestions"),
     path("feedback/", feedback.FeedbackView.as_view(), name="feedback"),
     path("models/", models_api.ModelListView.as_view(), name="model-list"),
     path("models/retrain/", models_api.RetrainView.as_view(), name="model-retrain"),

@@ -7,7 +7,7 @@ not reveal what other accounts hold.
 from __future__ import annotations
 
 from django.db import IntegrityError
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -26,6 +26,7 @@ from app.marketplace.models import CleanerProfile, CleaningJob
 from app.observability.metrics import cache_lookup_record
 from app.recommendations import services
 from app.recommendations.api import serializers as s
+from app.recommendations.api.fast import cache_lookup_once, cached_response
 from app.recommendations.cache import cache_lookup, owner_remember, owner_subject
 from app.recommendations.experiments import experiment_assign, experiment_assign_for_user
 from app.recommendations.models import RecommendationRequest
@@ -84,11 +85,12 @@ def _ask_about_own(request: Request, *, kind: str, load, job_id: int | None = No
     if kind == Kind.CLEANERS_FOR_JOB and user.role != User.Role.CLIENT:
         raise Http404  # only clients have jobs (as `_visible_job` says), whatever was recorded before
     assignment = experiment_assign_for_user(user_id=user.pk, mode=mode)
-    found = cache_lookup(kind=kind, user_id=user.pk, job_id=job_id, cleaner_id=cleaner_id, limit=limit,
-                         mode=assignment.cache_mode)
+    # Asked already, unless the fast path (fast.py) declined this request before its cache lookup.
+    found = cache_lookup_once(request._request, kind=kind, user_id=user.pk, job_id=job_id, cleaner_id=cleaner_id,
+                              limit=limit, mode=assignment.cache_mode)
     cache_lookup_record(hit=found.answer is not None)
     if found.answer is not None:
-        return _cached(found.answer)
+        return cached_response(found.answer)
     if found.owner != user.pk:
         load()
         if found.token:
@@ -113,18 +115,10 @@ def _request_or_cached(request: Request, *, kind: str, job=None, cleaner=None, l
     if not callback_url:
         cache_lookup_record(hit=found.answer is not None)
         if found.answer is not None:
-            return _cached(found.answer)
+            return cached_response(found.answer)
     req = _create(user=request.user, kind=kind, job=job, cleaner=cleaner, limit=limit, mode=mode,
                   callback_url=callback_url, cache_key=found.token, assignment=assignment)
     return _accepted(request, req)
-
-
-def _cached(answer: bytes) -> HttpResponse:
-    """200 with a cached answer (`s.CachedAnswer`): the stored JSON object plus `"cached": true`.
-
-    Spliced rather than parsed and rendered again: this is the whole of a cached answer's work.
-    """
-    return HttpResponse(answer[:-1] + b', "cached": true}', content_type="application/json")
 
 
 def _accepted(request: Request, req: RecommendationRequest) -> Response:

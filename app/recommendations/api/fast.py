@@ -1,0 +1,167 @@
+"""The cached-answer fast path: a repeated question answered before DRF is involved.
+
+A token user asking a plain question about their own job (or themselves, for a cleaner) again
+is the API's most frequent request, and its answer is a Redis read. Through DRF that read is a
+small part of the work: the request wrapper, content negotiation, the input serializer (which
+deep-copies its fields on every request), building a `User`, permissions, throttles and the
+response's finalisation cost several times the two Redis round trips together.
+
+`cached_first` puts `answer_from_cache` in front of the DRF view. It answers only what it can
+answer exactly as the view would, and nothing else: a `POST` with an `Authorization: Token`
+header whose user is in the authentication cache, under the throttle's rate, neither an
+operator nor (for a job's cleaners) a non-client; an empty or small JSON body holding at most
+`limit` (an integer in range), `mode` (a known mode or "") and an empty `callback_url`;
+no query string; an `Accept` that allows JSON; and a fresh cached answer. Anything else —
+including every error — goes to the DRF view, which takes it from the start and gives the
+usual answer or problem. What the fast path already did is not done twice: the token lookup
+(and so the throttle's count, `token_lookup`) and the cache lookup (`cache_lookup_once`) are
+remembered on the request and reused by the view.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from app.accounts.models import User
+from app.api.authentication import throttle_ident, token_from_header, token_lookup
+from app.api.throttling import COUNTED, RedisUserRateThrottle
+from app.observability.metrics import cache_lookup_record
+from app.recommendations.cache import CacheLookup, cache_lookup, cache_lookup_keys, cache_lookup_read
+from app.recommendations.experiments import experiment_assign_for_user
+from app.recommendations.models import Mode, RecommendationRequest
+
+Kind = RecommendationRequest.Kind
+
+# A plain question's body is a few dozen bytes; anything longer takes the full path.
+_MAX_BODY = 1024
+_MODES = frozenset(["", *Mode.values])
+_JSON_RANGES = frozenset(["*/*", "application/*", "application/json"])
+# Where the cache lookup's answer is left on the Django request: (question, CacheLookup).
+_LOOKED_UP = "recsvc_cache_looked_up"
+# A token's user id (by the token's hash) as its cached record last said, in this process. A
+# token belongs to one user for its whole life, so a wrong guess can only cost a round trip:
+# the record read in the same round trip decides whether what was read with the guess is used.
+_token_users: dict[str, int] = {}
+_TOKEN_USERS_MAX = 100_000
+
+
+def cached_response(answer: bytes) -> HttpResponse:
+    """200 with a cached answer (`CachedAnswer` in the schema): the stored JSON object plus `"cached": true`.
+
+    Spliced rather than parsed and rendered again: this is the whole of a cached answer's work.
+    """
+    return HttpResponse(answer[:-1] + b', "cached": true}', content_type="application/json")
+
+
+def cache_lookup_once(
+    request: HttpRequest, *, kind: str, user_id: int, job_id: int | None, cleaner_id: int | None, limit: int, mode: str
+) -> CacheLookup:
+    """`cache_lookup`, done once per request for the same question (the fast path, then the view)."""
+    question = {"kind": kind, "user_id": user_id, "job_id": job_id, "cleaner_id": cleaner_id, "limit": limit,
+                "mode": mode}
+    done = getattr(request, _LOOKED_UP, None)
+    if done is not None and done[0] == question:
+        return done[1]
+    return _remember(request, question, cache_lookup(**question))
+
+
+def _remember(request: HttpRequest, question: dict, found: CacheLookup) -> CacheLookup:
+    setattr(request, _LOOKED_UP, (question, found))
+    return found
+
+
+def _plain_question(request: HttpRequest) -> tuple[int, str] | None:
+    """(limit, mode) of a body the input serializer would accept as is; None for anything else."""
+    if request.META.get("QUERY_STRING") or not _accepts_json(request.META.get("HTTP_ACCEPT", "")):
+        return None
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
+    if length == 0:
+        data = {}
+    elif length > _MAX_BODY or request.content_type != "application/json":
+        return None
+    else:
+        try:
+            data = json.loads(request.body)
+        except ValueError:
+            return None
+    if not isinstance(data, dict) or not data.keys() <= {"limit", "mode", "callback_url"}:
+        return None
+    limit, mode = data.get("limit", 10), data.get("mode", "")
+    if type(limit) is not int or not 1 <= limit <= settings.RECOMMENDATION_MAX_LIMIT:
+        return None
+    if type(mode) is not str or mode not in _MODES or data.get("callback_url", "") != "":
+        return None
+    return limit, mode
+
+
+def _accepts_json(accept: str) -> bool:
+    # What DRF's content negotiation would pick JSON for (JSON is the API's only renderer).
+    return not accept.strip() or any(part.split(";", 1)[0].strip() in _JSON_RANGES for part in accept.split(","))
+
+
+def answer_from_cache(
+    request: HttpRequest, *, kind: str, job_id: int | None = None, cleaner_id: int | None = None
+) -> HttpResponse | None:
+    """The cached answer to this request, if it is a plain repeated question; None: ask the view."""
+    if request.method != "POST":
+        return None
+    key = token_from_header(request)
+    plain = _plain_question(request) if key is not None else None
+    if plain is None:
+        return None
+    limit, mode = plain
+    ident = throttle_ident(key)
+
+    def question(user_id: int) -> dict:
+        assignment = experiment_assign_for_user(user_id=user_id, mode=mode)
+        return {"kind": kind, "user_id": user_id, "job_id": job_id, "cleaner_id": cleaner_id, "limit": limit,
+                "mode": assignment.cache_mode}
+
+    # The cache lookup rides in the token's round trip when this process knows the token's user.
+    guess = _token_users.get(ident)
+    guessed = question(guess) if guess is not None else {}
+    keys = cache_lookup_keys(**guessed) if guessed else []
+    record, values = token_lookup(request, key, also_get=keys)
+    if not record:
+        return None
+    user = json.loads(record)
+    counted = getattr(request, COUNTED, None)
+    if counted is not None and counted[1] > RedisUserRateThrottle().num_requests:
+        return None  # the view answers 429
+    if not user["is_active"] or user["is_superuser"] or user["role"] == User.Role.OPERATOR:
+        return None
+    if kind == Kind.CLEANERS_FOR_JOB and user["role"] != User.Role.CLIENT:
+        return None
+    if user["id"] == guess and values is not None:
+        found = _remember(request, guessed, cache_lookup_read(keys, values))
+    else:
+        if len(_token_users) >= _TOKEN_USERS_MAX:
+            _token_users.clear()
+        _token_users[ident] = user["id"]
+        found = cache_lookup_once(request, **question(user["id"]))
+    if found.answer is None:
+        return None  # the view records the miss
+    cache_lookup_record(hit=True)
+    response = cached_response(found.answer)
+    response["Allow"] = "POST, OPTIONS"  # as DRF's APIView says on every answer
+    return response
+
+
+def cached_first(view: Callable[..., HttpResponse], *, kind: str) -> Callable[..., HttpResponse]:
+    """`view` (a DRF view function) behind the fast path for questions of `kind`."""
+
+    @functools.wraps(view)  # keeps `cls`, `initkwargs` and `csrf_exempt`: the schema and CSRF see the view
+    def wrapper(request: HttpRequest, **kwargs: int) -> HttpResponse:
+        ids = {"job_id": kwargs.get("job_id"), "cleaner_id": kwargs.get("cleaner_id")}
+        response = answer_from_cache(request, kind=kind, **ids)
+        return response if response is not None else view(request, **kwargs)
+
+    return wrapper
