@@ -1,0 +1,39 @@
+"""The broker transport (workers/broker.py): kombu's Redis transport with one client per channel."""
+
+import uuid
+
+from workers.broker import Transport
+from workers.celery import app
+
+
+def test_it_is_the_transport_of_a_redis_broker() -> None:
+    with app.connection_for_write() as conn:
+        assert isinstance(conn.transport, Transport)
+
+
+def test_a_channel_reuses_one_client_for_its_commands() -> None:
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        client = channel._create_client()
+
+        assert channel._create_client() is client
+        assert channel._create_client(asynchronous=True) is not client  # the consumer's own, as kombu makes it
+
+
+def test_messages_go_through_it() -> None:
+    name = f"test-broker-{uuid.uuid4().hex}"
+    with app.connection_for_write() as conn:
+        queue = conn.SimpleQueue(name)
+        try:
+            for n in range(3):
+                queue.put({"n": n})
+            got = []
+            for _ in range(3):
+                message = queue.get(timeout=5)
+                got.append(message.payload["n"])
+                message.ack()
+
+            assert got == [0, 1, 2]
+        finally:
+            queue.queue.delete()
+            queue.close()
