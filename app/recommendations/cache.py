@@ -1,6 +1,6 @@
 """The result cache: a finished request's answer, reused for the same question.
 
-Key: (kind, requester, subject, limit, mode) plus generation counters that invalidate it:
+Key: (kind, requester, subject, limit, mode) plus generations that invalidate it:
 
 - `model` — bumped whenever a model version is activated or deactivated;
 - `job:<id>` — bumped when the job or one of its bids changes;
@@ -9,10 +9,16 @@ Key: (kind, requester, subject, limit, mode) plus generation counters that inval
   jobs depends on all of them).
 
 An entry records the generations its request saw; a lookup reads the entry and the current
-generations in one MGET and uses the entry only if they still match. Bumping a counter thus
+generations in one MGET and uses the entry only if they still match. Bumping a generation thus
 invalidates every entry that depends on it at once; a newer answer overwrites the entry, and
 an unused one expires after `RECOMMENDATION_CACHE_TTL`. The requester is part of the key, so a
 cached answer always points at a request its reader owns.
+
+A generation is a random value set by each bump, not a counter, and it expires
+`generation_ttl()` after its last bump, so subjects that stopped changing leave no keys behind.
+A generation that does not exist reads "0". That is safe: a value never comes back, and "0"
+can only have been recorded while the key did not exist, so before the bump that created it;
+whatever recorded it (an entry, an owner record) expires before the key does.
 
 The same MGET reads who owns the question's subject (`owner:job:<id>` -> the client's user id,
 `owner:cleaner:<id>` -> the cleaner's) as the API last found it in the database, with one more
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 from typing import NamedTuple
 
 from django.conf import settings
@@ -50,12 +57,17 @@ _DEPENDS = {
 }
 
 
+def generation_ttl() -> int:
+    """How long a generation outlives its last bump: longer than anything that could record a value."""
+    return max(settings.RECOMMENDATION_CACHE_TTL, OWNER_TTL) + 24 * 3600
+
+
 def generation_bump(*names: str) -> None:
-    """Invalidate every answer (or owner record) that depends on `names`."""
+    """Invalidate every answer (or owner record) that depends on `names`: a new value for each."""
     try:
         pipe = client().pipeline(transaction=False)
         for name in names:
-            pipe.incr(GEN.format(name=name))
+            pipe.set(GEN.format(name=name), secrets.token_hex(8), ex=generation_ttl())
         pipe.execute()
     except Exception:  # noqa: BLE001 - a missed bump is bounded by the TTLs; never fail a write for it
         logger.warning("could not bump cache generations %s", names)
