@@ -206,3 +206,23 @@ def api_client():  # noqa: ANN201
     from rest_framework.test import APIClient
 
     return APIClient()
+
+
+@pytest.fixture
+def redis_unreachable(settings):  # noqa: ANN001, ANN201
+    """The service's Redis (cache, results, authentication) at a port nobody listens on."""
+    import socket
+
+    from app.recommendations import results
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    real = settings.REDIS_URL
+    settings.REDIS_URL = f"redis://127.0.0.1:{port}/0"
+    results.client.cache_clear()
+    results._local.pubsub = None
+    yield
+    settings.REDIS_URL = real
+    results.client.cache_clear()
+    results._local.pubsub = None

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from django.http import HttpRequest
+from redis import Redis
 from redis.commands.core import Script
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
@@ -96,9 +97,9 @@ return out
 """
 
 
-@lru_cache(maxsize=1)
-def _lookup_script() -> Script:
-    return client().register_script(_LOOKUP)  # EVALSHA, loaded again by itself after a Redis restart
+@lru_cache(maxsize=4)
+def _lookup_script(redis_client: Redis) -> Script:
+    return redis_client.register_script(_LOOKUP)  # EVALSHA, loaded again by itself after a Redis restart
 
 
 def token_lookup(request: HttpRequest, key: str, *, also_get: Sequence[str] = ()) -> tuple[bytes | None, list | None]:
@@ -106,7 +107,8 @@ def token_lookup(request: HttpRequest, key: str, *, also_get: Sequence[str] = ()
 
     The same round trip takes the throttle's count for the request and leaves it on the request
     (`COUNTED`), so that an authenticated request costs one round trip before the view, and
-    reads the keys `also_get` names (their values come second; None when Redis failed). The
+    reads the keys `also_get` names (their values come second; None when Redis failed, or when
+    this request's token was looked up already). The
     cached-answer fast path (app/recommendations/api/fast.py) and DRF's authentication both
     ask; whichever asks second gets the first's record, so a request is counted once.
     """
@@ -115,10 +117,10 @@ def token_lookup(request: HttpRequest, key: str, *, also_get: Sequence[str] = ()
         return done[1], None
     digest = _digest(key)
     window = RedisUserRateThrottle().window_for(throttle_ident=throttle_ident(key, digest))
-    counted, ttl = window or ("recsvc:throttle:none", "")
+    counted, ttl = window or ("recsvc:throttle:none", "")  # no rate: a key the script leaves alone
     cached, values = None, None
     try:
-        cached, count, *values = _lookup_script()(keys=[auth_cache_key(key, digest), counted, *also_get], args=[ttl])
+        cached, count, *values = _lookup_script(client())(keys=[auth_cache_key(key, digest), counted, *also_get], args=[ttl])
         if window is not None:
             setattr(request, COUNTED, (counted, count))
     except Exception:  # noqa: BLE001 - Redis down: the database answers

@@ -250,3 +250,12 @@ def test_it_leaves_an_inactive_users_record_to_the_view(api_client, asked) -> No
     answer = _post(api_client, f"/api/v1/jobs/{asked.pk}/recommendations/", b'{"limit": 10}')
 
     assert answer.status_code == 401
+
+
+def test_it_leaves_everything_to_the_view_when_redis_is_unreachable(api_client, asked, redis_unreachable) -> None:  # noqa: ANN001, ARG001
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(asked.client.user)}")
+
+    answer = _post(api_client, f"/api/v1/jobs/{asked.pk}/recommendations/", b'{"limit": 10}')
+
+    # The token checked in the database, no cache: a new request (the broker is another Redis here).
+    assert answer.status_code == 202, answer.content

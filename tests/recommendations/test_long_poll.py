@@ -90,23 +90,6 @@ def test_a_wait_after_the_connection_broke_opens_a_new_one() -> None:
     publisher.join()
 
 
-@pytest.fixture
-def redis_unreachable(settings):  # noqa: ANN001, ANN201
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    real = settings.REDIS_URL
-    settings.REDIS_URL = f"redis://127.0.0.1:{port}/0"
-    results.client.cache_clear()
-    results._local.pubsub = None
-    yield
-    settings.REDIS_URL = real
-    results.client.cache_clear()
-    results._local.pubsub = None
-
-
 @pytest.mark.django_db
 def test_a_long_poll_while_redis_is_unreachable_is_a_503_problem(api_client, redis_unreachable) -> None:  # noqa: ARG001
     job = f.job()
