@@ -60,3 +60,24 @@ def test_it_never_answers_5xx_nor_breaks_its_schema(api_schema, operator_token) 
             case.call_and_validate(headers={"Authorization": f"Token {operator_token}"}, checks=CHECKS)
 
         run()
+
+
+def test_the_schema_describes_every_api_url(client) -> None:  # noqa: ANN001
+    import re
+
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    def routes(patterns, prefix: str = "") -> list[str]:  # noqa: ANN001
+        out = []
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                out.extend(routes(p.url_patterns, prefix + str(p.pattern)))
+            elif isinstance(p, URLPattern):
+                out.append(prefix + str(p.pattern))
+        return out
+
+    api = {"/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", r) for r in routes(get_resolver().url_patterns)
+           if r.startswith("api/v1/")}
+    documented = set(client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()["paths"])
+
+    assert api and api <= documented, api - documented
