@@ -148,6 +148,14 @@ def test_it_waits_for_healthy_postgres_and_redis(name: str) -> None:
             assert depends_on[backing] == {"condition": "service_healthy"}, f"{name}: {service_name}"
 
 
+def test_production_redis_keeps_its_queues_and_never_evicts() -> None:
+    command = services(PROD)["redis"]["command"]
+    # Queued tasks survive a restart; an evicted queue or cache generation would lose work or
+    # serve stale answers (app/recommendations/cache.py).
+    assert command[command.index("--appendonly") + 1] == "yes"
+    assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
+
+
 @pytest.mark.parametrize("name", COMPOSE_FILES)
 def test_it_points_every_process_at_the_compose_database_and_redis(name: str) -> None:
     for service_name in APP_SERVICES:

@@ -26,6 +26,12 @@ class Channel(kombu_redis.Channel):
             self._shared_client = super()._create_client()
         return self._shared_client
 
+    def _disconnect_pools(self) -> None:
+        # kombu drops its pools here (closing the channel, and in a forked child): the client
+        # built on the old pool goes with them.
+        self._shared_client = None
+        super()._disconnect_pools()
+
 
 class Transport(kombu_redis.Transport):
     Channel = Channel

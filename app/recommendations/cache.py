@@ -9,18 +9,24 @@ Key: (kind, requester, subject, limit, mode) plus generations that invalidate it
   jobs depends on all of them).
 
 An entry records the generations its request saw; a lookup reads the entry and the current
-generations in one MGET and uses the entry only if they still match. Bumping a generation thus
+generations together (one MGET, or within the token's script on the fast path:
+app/api/authentication.py) and uses the entry only if they still match. Bumping a generation thus
 invalidates every entry that depends on it at once; a newer answer overwrites the entry, and
 an unused one expires after `RECOMMENDATION_CACHE_TTL`. The requester is part of the key, so a
 cached answer always points at a request its reader owns.
 
-A generation is a random value set by each bump, not a counter, and it expires
+A generation is a random number set by each bump, not a counter, and it expires
 `generation_ttl()` after its last bump, so subjects that stopped changing leave no keys behind.
 A generation that does not exist reads "0". That is safe: a value never comes back, and "0"
 can only have been recorded while the key did not exist, so before the bump that created it;
-whatever recorded it (an entry, an owner record) expires before the key does.
+whatever recorded it expires before the key does — an owner record is written right after its
+lookup, and an answer is cached only by a request younger than `CACHEABLE_FOR` (services.py),
+so both live less than `generation_ttl()` past the bump. It needs a Redis that never evicts
+keys (`maxmemory-policy noeviction`, the default; the broker needs it too). A number rather
+than a string: an earlier version's processes, still running during a rolling deploy, bump
+with INCR, which a number survives (and a random number plus one is as new as any).
 
-The same MGET reads who owns the question's subject (`owner:job:<id>` -> the client's user id,
+The same read gets who owns the question's subject (`owner:job:<id>` -> the client's user id,
 `owner:cleaner:<id>` -> the cleaner's) as the API last found it in the database, with one more
 generation, `owner:job:<id>` / `owner:cleaner:<id>`, bumped by any save or delete of that job,
 its client profile or the cleaner (marketplace signals). A record is written with the
@@ -57,9 +63,13 @@ _DEPENDS = {
 }
 
 
+# A request older than this when it finishes does not cache its answer (see the docstring).
+CACHEABLE_FOR = 24 * 3600
+
+
 def generation_ttl() -> int:
     """How long a generation outlives its last bump: longer than anything that could record a value."""
-    return max(settings.RECOMMENDATION_CACHE_TTL, OWNER_TTL) + 24 * 3600
+    return max(settings.RECOMMENDATION_CACHE_TTL, OWNER_TTL) + CACHEABLE_FOR
 
 
 def generation_bump(*names: str) -> None:
@@ -67,7 +77,7 @@ def generation_bump(*names: str) -> None:
     try:
         pipe = client().pipeline(transaction=False)
         for name in names:
-            pipe.set(GEN.format(name=name), secrets.token_hex(8), ex=generation_ttl())
+            pipe.set(GEN.format(name=name), secrets.randbits(62), ex=generation_ttl())
         pipe.execute()
     except Exception:  # noqa: BLE001 - a missed bump is bounded by the TTLs; never fail a write for it
         logger.warning("could not bump cache generations %s", names)
@@ -130,7 +140,7 @@ def cache_lookup_keys(
 
 
 def cache_lookup_read(keys: list[str], values: list[bytes | None]) -> CacheLookup:
-    """What the values of `cache_lookup_keys` (read together, in one MGET) say."""
+    """What the values of `cache_lookup_keys` (read together, at one moment) say."""
     found, owner, owner_gen, *gens = values
     current = ".".join((g or b"0").decode() for g in gens)
     token = f"{keys[0]}#{current}"

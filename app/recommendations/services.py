@@ -18,7 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from app.marketplace.models import CleanerProfile, CleaningJob, Property
-from app.recommendations.cache import cache_put
+from app.recommendations.cache import CACHEABLE_FOR, cache_put
 from app.recommendations.cleaner_cache import cleaner_table
 from app.recommendations.engine import RecommendationEngine
 from app.recommendations.experiments import Assignment, experiment_assign
@@ -329,5 +329,7 @@ def _compute_publish_store(req: RecommendationRequest, engine: RecommendationEng
         row_model.objects.bulk_create(rows())
         RecommendationRequest.objects.filter(pk=req.pk).update(**changes)
     req.attempts += 1  # a second call (the retry above) must clear this call's rows
-    if req.cache_key and req.status == Status.SUCCEEDED:
+    # A request that waited longer than CACHEABLE_FOR saw generations that may be gone (cache.py).
+    fresh = (changes["finished_at"] - req.created_at).total_seconds() < CACHEABLE_FOR
+    if req.cache_key and req.status == Status.SUCCEEDED and fresh:
         cache_put(req.cache_key, body)

@@ -104,6 +104,11 @@ VARIANTS = [
     ("not JSON", b"{limit: 10", {}, 400, False),
     ("not UTF-8", b'{"limit": 10, "mode": "\xff"}', {}, 400, False),
     ("NaN", b'{"limit": NaN}', {}, 400, False),
+    ("NaN, then a valid value", b'{"limit": NaN, "limit": 10}', {}, 400, False),
+    ("a byte order mark", b'\xef\xbb\xbf{"limit": 10}', {}, 400, False),
+    ("UTF-16 with no charset", '{"limit": 10}'.encode("utf-16"), {}, 400, False),
+    ("UTF-8 said to be UTF-16", b'{"limit": 10}', {"content_type": "application/json; charset=utf-16"}, 400, False),
+    ("an empty Accept", b'{"limit": 10}', {"HTTP_ACCEPT": ""}, 406, False),
     ("a form, not JSON", b"limit=10", {"content_type": "application/x-www-form-urlencoded"}, 415, False),
     ("Accept: HTML only", b'{"limit": 10}', {"HTTP_ACCEPT": "text/html"}, 406, False),
     ("an unknown format", b'{"limit": 10}', {"QUERY_STRING": "format=xml"}, 404, False),
@@ -259,3 +264,38 @@ def test_it_leaves_everything_to_the_view_when_redis_is_unreachable(api_client, 
 
     # The token checked in the database, no cache: a new request (the broker is another Redis here).
     assert answer.status_code == 202, answer.content
+
+
+def test_an_operator_is_answered_by_the_view_under_the_subjects_variant(api_client, settings, drf_calls) -> None:  # noqa: ANN001
+    from app.recommendations.experiments import experiment_assign_for_user
+
+    settings.RECOMMENDATION_AB_TEST_ENABLED = True
+    cleaner = f.cleaner()
+    subject_mode = experiment_assign_for_user(user_id=cleaner.user_id).cache_mode
+    operator = f.operator()
+    while experiment_assign_for_user(user_id=operator.pk).cache_mode == subject_mode:
+        operator = f.operator()  # one in the other variant
+    # An answer under the operator's own variant: not the question the view asks on the
+    # cleaner's behalf (the cleaner's variant).
+    found = cache_lookup(kind="jobs_for_cleaner", user_id=operator.pk, job_id=None, cleaner_id=cleaner.pk, limit=10,
+                         mode=experiment_assign_for_user(user_id=operator.pk).cache_mode)
+    cache_put(found.token, ANSWER)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(operator)}")
+    url = f"/api/v1/cleaners/{cleaner.pk}/recommendations/"
+    for _ in range(2):
+        _post(api_client, url, b'{"limit": 3}')  # the token is now cached and its user known
+    drf_calls.clear()
+
+    answer = _post(api_client, url, b'{"limit": 10}')
+
+    assert answer.status_code == 202, answer.content  # the cleaner's variant: not cached yet
+    assert drf_calls
+
+
+def test_it_refuses_an_unknown_mode_even_with_an_answer_under_it(api_client, asked) -> None:
+    _seed(asked.client.user_id, asked.pk, mode="psychic")  # cannot happen; the check must not rely on that
+    _as_owner(api_client, asked)
+
+    answer = _post(api_client, f"/api/v1/jobs/{asked.pk}/recommendations/", b'{"limit": 10, "mode": "psychic"}')
+
+    assert answer.status_code == 400

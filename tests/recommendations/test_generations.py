@@ -62,3 +62,39 @@ def test_an_owner_record_is_distrusted_for_longer_than_it_lives() -> None:
 
     assert _lookup(900003).owner is None
     assert redis_client().ttl(OWNER.format(subject=subject)) < redis_client().ttl(GEN.format(name=f"owner:{subject}"))
+
+
+def test_an_earlier_versions_incr_still_bumps_a_generation() -> None:
+    generation_bump("job:900004")
+    found = _lookup(900004)
+    cache_put(found.token, {"id": "x"})
+
+    redis_client().incr(GEN.format(name="job:900004"))  # as a process of the previous version bumps
+
+    assert _lookup(900004).answer is None
+
+
+@pytest.mark.parametrize(("waited_hours", "cached"), [(0, True), (25, False)])
+def test_only_a_request_that_finished_soon_enough_caches_its_answer(waited_hours, cached) -> None:  # noqa: ANN001
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from app.recommendations import services
+    from app.recommendations.engine import RecommendationEngine
+    from app.recommendations.models import RecommendationRequest
+    from tests import factories as f
+
+    job = f.job()
+    user = job.client.user
+    found = cache_lookup(kind="cleaners_for_job", user_id=user.pk, job_id=job.pk, cleaner_id=None, limit=10, mode="")
+    req = RecommendationRequest.objects.create(kind="cleaners_for_job", requested_by=user, job=job, limit=10,
+                                               cache_key=found.token)
+    RecommendationRequest.objects.filter(pk=req.pk).update(
+        created_at=timezone.now() - timedelta(hours=waited_hours))  # a request that sat in the queue
+
+    status = services.recommendation_request_run(request_id=str(req.pk), engine=RecommendationEngine(mode="rule_based"))
+
+    assert status == "succeeded"
+    assert (cache_lookup(kind="cleaners_for_job", user_id=user.pk, job_id=job.pk, cleaner_id=None, limit=10,
+                         mode="").answer is not None) == cached

@@ -37,3 +37,15 @@ def test_messages_go_through_it() -> None:
         finally:
             queue.queue.delete()
             queue.close()
+
+
+def test_a_channel_drops_its_client_with_its_pools() -> None:
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        before = channel._create_client()
+
+        channel._disconnect_pools()  # as kombu does in a forked child, and on close
+
+        after = channel._create_client()
+        assert after is not before
+        assert after.connection_pool is channel.pool

@@ -11,11 +11,12 @@ token's user, the cache entry: `token_lookup`) and a little Python.
 `cached_first` puts `answer_from_cache` in front of the DRF view. It answers only what it can
 answer exactly as the view would, and nothing else: a `POST` with an `Authorization: Token`
 header whose user is in the authentication cache, under the throttle's rate, neither an
-operator nor (for a job's cleaners) a non-client; an empty or small JSON body holding at most
-`limit` (an integer in range), `mode` (a known mode or "") and an empty `callback_url`;
+operator nor (for a job's cleaners) a non-client; an empty or small UTF-8 JSON body holding at
+most `limit` (an integer in range), `mode` (a known mode or "") and an empty `callback_url`;
 no query string; an `Accept` that allows JSON; and a fresh cached answer. Anything else —
-including every error — goes to the DRF view, which takes it from the start and gives the
-usual answer or problem. What the fast path already did is not done twice: the token lookup
+including every error, and every input it might read otherwise than DRF — goes to the DRF
+view, which takes it from the start and gives the usual answer or problem (the tests compare
+the two, variant by variant). What the fast path already did is not done twice: the token lookup
 (and so the throttle's count, `token_lookup`) and the cache lookup (`cache_lookup_once`) are
 remembered on the request and reused by the view.
 """
@@ -43,6 +44,7 @@ Kind = RecommendationRequest.Kind
 _MAX_BODY = 1024
 _MODES = frozenset(["", *Mode.values])
 _JSON_RANGES = frozenset(["*/*", "application/*", "application/json"])
+_UTF8 = frozenset([None, "utf-8", "utf8", "UTF-8", "UTF8"])  # a body's declared charset (None: none)
 # Where the cache lookup's answer is left on the Django request: (question, CacheLookup).
 _LOOKED_UP = "recsvc_cache_looked_up"
 # A token's user id (by the token's hash) as its cached record last said, in this process. A
@@ -79,7 +81,7 @@ def _remember(request: HttpRequest, question: dict, found: CacheLookup) -> Cache
 
 def _plain_question(request: HttpRequest) -> tuple[int, str] | None:
     """(limit, mode) of a body the input serializer would accept as is; None for anything else."""
-    if request.META.get("QUERY_STRING") or not _accepts_json(request.META.get("HTTP_ACCEPT", "")):
+    if request.META.get("QUERY_STRING") or not _accepts_json(request.META.get("HTTP_ACCEPT")):
         return None
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -87,11 +89,12 @@ def _plain_question(request: HttpRequest) -> tuple[int, str] | None:
         return None
     if length == 0:
         data = {}
-    elif length > _MAX_BODY or request.content_type != "application/json":
+    elif length > _MAX_BODY or request.content_type != "application/json" or request.encoding not in _UTF8:
         return None
     else:
         try:
-            data = json.loads(request.body)
+            # As DRF's JSONParser reads it: decoded as UTF-8 first (so a BOM is an error), NaN refused.
+            data = json.loads(request.body.decode("utf-8"), parse_constant=_refuse)
         except ValueError:
             return None
     if not isinstance(data, dict) or not data.keys() <= {"limit", "mode", "callback_url"}:
@@ -104,9 +107,14 @@ def _plain_question(request: HttpRequest) -> tuple[int, str] | None:
     return limit, mode
 
 
-def _accepts_json(accept: str) -> bool:
-    # What DRF's content negotiation would pick JSON for (JSON is the API's only renderer).
-    return not accept.strip() or any(part.split(";", 1)[0].strip() in _JSON_RANGES for part in accept.split(","))
+def _refuse(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _accepts_json(accept: str | None) -> bool:
+    # What DRF's content negotiation would pick JSON for (JSON is the API's only renderer); only
+    # a missing header means "anything".
+    return accept is None or any(part.split(";", 1)[0].strip() in _JSON_RANGES for part in accept.split(","))
 
 
 def answer_from_cache(
