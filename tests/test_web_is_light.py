@@ -34,3 +34,20 @@ def test_it_serves_the_web_without_importing_torch() -> None:
     assert out.returncode == 0, out.stderr
     line = [x for x in out.stdout.splitlines() if x.startswith("HEAVY=")][0]
     assert line == "HEAVY=", f"the web side imported {line[6:]}: keep torch and workers.ml out of app/ imports"
+
+
+def test_the_wsgi_module_loads_the_views_and_freezes_them_out_of_the_collectors_sight() -> None:
+    probe = (
+        "import gc, sys\n"
+        "import config.wsgi\n"
+        "print('VIEWS=' + str('app.recommendations.api.views' in sys.modules))\n"
+        "print('FROZEN=' + str(gc.get_freeze_count()))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"},
+    )
+    assert out.returncode == 0, out.stderr
+    lines = dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
+    assert lines["VIEWS"] == "True"
+    assert int(lines["FROZEN"]) > 50_000  # the framework (about 110,000 objects), not a handful

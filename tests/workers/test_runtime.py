@@ -27,3 +27,18 @@ def _worker(queues: list[str] | None) -> SimpleNamespace:
 )
 def test_only_a_worker_of_the_recommendations_queue_loads_the_engine(queues, warms) -> None:  # noqa: ANN001
     assert computes_recommendations(_worker(queues)) is warms
+
+
+def test_a_worker_process_freezes_what_its_warm_up_loaded(monkeypatch) -> None:  # noqa: ANN001
+    import gc
+
+    from workers import runtime
+
+    monkeypatch.setattr(runtime, "warm_up", lambda: None)
+    gc.unfreeze()
+    try:
+        runtime._on_worker_process_init()
+
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
