@@ -77,7 +77,7 @@ def generation_bump(*names: str) -> None:
     try:
         pipe = client().pipeline(transaction=False)
         for name in names:
-            pipe.set(GEN.format(name=name), secrets.randbits(62), ex=generation_ttl())
+            pipe.set(GEN.format(name=name), 1 + secrets.randbits(62), ex=generation_ttl())  # never "0"
         pipe.execute()
     except Exception:  # noqa: BLE001 - a missed bump is bounded by the TTLs; never fail a write for it
         logger.warning("could not bump cache generations %s", names)
