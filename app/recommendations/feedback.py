@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -229,22 +230,34 @@ def _feedback_row(user: User, event: dict) -> RecommendationFeedback:
 def feedback_apply(*, ids: Iterable[int], pause_seconds: float = 0.0) -> int:
     """Apply the events not applied yet, each in its own transaction; returns how many it applied.
 
-    `pause_seconds` holds each transaction open before it commits: tests use it to kill a
-    worker at the worst moment. Zero in production.
+    An event whose effects fail stays unapplied (its transaction rolls back) for the sweeper
+    to retry, and does not hold back the events after it in the batch; the first such error is
+    raised once the batch is done, so the task still fails visibly. `pause_seconds` holds each
+    transaction open before it commits: tests use it to kill a worker at the worst moment.
+    Zero in production.
     """
-    applied = 0
+    applied, failures = 0, []
     pending = list(RecommendationFeedback.objects.filter(pk__in=list(ids), applied_at__isnull=True).order_by("pk"))
     for row in pending:
-        with transaction.atomic():
-            claimed = RecommendationFeedback.objects.filter(pk=row.pk, applied_at__isnull=True).update(
-                applied_at=timezone.now()
-            )
-            if not claimed:  # another delivery of the same events got there first
-                continue
-            _apply_effects(row)
-            if pause_seconds:
-                time.sleep(pause_seconds)
+        try:
+            with transaction.atomic():
+                claimed = RecommendationFeedback.objects.filter(pk=row.pk, applied_at__isnull=True).update(
+                    applied_at=timezone.now()
+                )
+                if not claimed:  # another delivery of the same events got there first
+                    continue
+                _apply_effects(row)
+                if pause_seconds:
+                    time.sleep(pause_seconds)
+        except SoftTimeLimitExceeded:
+            raise  # out of time: the sweeper takes the rest
+        except Exception as exc:
+            logger.exception("feedback event %s not applied; the sweeper will retry it", row.pk)
+            failures.append(exc)
+            continue
         applied += 1
+    if failures:
+        raise failures[0]
     return applied
 
 

@@ -117,6 +117,27 @@ class TestFeedbackApply:
         assert row.applied_at is None  # claimed and flagged in one transaction: both rolled back
         assert rec.was_viewed is False
 
+    def test_an_event_whose_effects_fail_does_not_hold_back_the_rest_of_its_batch(self, monkeypatch) -> None:
+        poison, good = cleaner_recommendation(), cleaner_recommendation()
+        rows = [_stored(poison), _stored(good)]  # the failing one first
+        real = service._cleaner_score_increment
+
+        def broken_for_poison(cleaner_id: int, counter: str) -> None:
+            if cleaner_id == poison.cleaner_id:
+                raise RuntimeError("boom")
+            real(cleaner_id, counter)
+
+        monkeypatch.setattr(service, "_cleaner_score_increment", broken_for_poison)
+        with pytest.raises(RuntimeError):  # the task still fails, visibly
+            service.feedback_apply(ids=[r.pk for r in rows])
+
+        for r in rows:
+            r.refresh_from_db()
+        assert rows[0].applied_at is None  # left for the sweeper
+        assert rows[1].applied_at is not None
+        good.refresh_from_db()
+        assert good.was_viewed is True
+
     def test_it_marks_an_event_applied_when_its_recommendation_is_gone(self) -> None:
         rec = cleaner_recommendation()
         row = _stored(rec)
