@@ -7,12 +7,17 @@ connection of its own — it borrows one from the pool for each command and is s
 between threads — so one per channel does the same work. The asynchronous client (the
 worker's consumer) is built by kombu as before.
 
-Used for `redis://` brokers (config/settings/base.py: CELERY_BROKER_TRANSPORT).
+kombu picks a broker's transport by its URL's scheme, in its table of aliases:
+`use_for_redis_urls` (called where the Celery app is made, workers/celery.py) points `redis`
+at this one. The URL stays `redis://…`, so logs and Flower's broker page see a Redis broker as
+before (naming the class in `broker_transport` instead would make the URL
+`workers.broker:Transport://…`, which Flower cannot read). `rediss://` keeps kombu's own.
 """
 
 from __future__ import annotations
 
 import redis
+from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport import redis as kombu_redis
 
 
@@ -35,3 +40,8 @@ class Channel(kombu_redis.Channel):
 
 class Transport(kombu_redis.Transport):
     Channel = Channel
+
+
+def use_for_redis_urls() -> None:
+    """Make `redis://` broker URLs use this transport (before the first connection is made)."""
+    TRANSPORT_ALIASES["redis"] = f"{__name__}:Transport"

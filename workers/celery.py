@@ -8,9 +8,11 @@ import os
 
 from celery import Celery
 
+from workers.broker import use_for_redis_urls
 from workers.names import TASK_QUEUES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+use_for_redis_urls()
 
 app = Celery("recsvc", include=["workers.tasks"])
 app.config_from_object("django.conf:settings", namespace="CELERY")

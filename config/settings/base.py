@@ -150,8 +150,6 @@ SPECTACULAR_SETTINGS = {
 # every task is idempotent (see workers/tasks). The visibility timeout must exceed the
 # longest hard time limit (retraining) or Redis hands a running task to a second worker.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
-# kombu's Redis transport with one Redis client per channel (workers/broker.py); others as named.
-CELERY_BROKER_TRANSPORT = "workers.broker:Transport" if CELERY_BROKER_URL.startswith("redis://") else None
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=REDIS_URL)
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"

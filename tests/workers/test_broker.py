@@ -11,6 +11,16 @@ def test_it_is_the_transport_of_a_redis_broker() -> None:
         assert isinstance(conn.transport, Transport)
 
 
+def test_the_broker_still_reads_as_redis_to_logs_and_flower() -> None:
+    from flower.utils.broker import Broker, Redis
+
+    with app.connection() as conn:
+        uri = conn.as_uri(include_password=True)  # what Flower's broker page is built from
+
+    assert uri.startswith("redis://")
+    assert isinstance(Broker(uri), Redis)
+
+
 def test_a_channel_reuses_one_client_for_its_commands() -> None:
     with app.connection_for_write() as conn:
         channel = conn.default_channel
