@@ -14,4 +14,5 @@ application = get_wsgi_application()
 # collection that walks the framework's hundreds of thousands of objects stalls every thread
 # of the process for about 50 ms. Collections then walk only what requests allocate.
 get_resolver().url_patterns  # noqa: B018
+gc.collect()
 gc.freeze()

@@ -17,6 +17,7 @@ before (naming the class in `broker_transport` instead would make the URL
 from __future__ import annotations
 
 import redis
+from kombu import transport as kombu_transport
 from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport import redis as kombu_redis
 
@@ -43,5 +44,8 @@ class Transport(kombu_redis.Transport):
 
 
 def use_for_redis_urls() -> None:
-    """Make `redis://` broker URLs use this transport (before the first connection is made)."""
+    """Make `redis://` broker URLs use this transport."""
     TRANSPORT_ALIASES["redis"] = f"{__name__}:Transport"
+    # kombu remembers the class it first resolved for a name; a connection made before this
+    # call (a script, a test) would otherwise keep the stock transport without a word.
+    kombu_transport._transport_cache.pop("redis", None)

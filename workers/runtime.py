@@ -111,6 +111,8 @@ def _on_worker_process_init(**kwargs) -> None:  # noqa: ANN003
         logger.exception("warm-up failed")
     # What the warm-up loaded (torch, the model, Django) lives as long as the process: out of
     # the garbage collector's sight, a full collection no longer walks it (over 100 ms here).
+    # Collected first, so that the warm-up's garbage is not kept for the process's life.
+    gc.collect()
     gc.freeze()
 
 

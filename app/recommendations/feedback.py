@@ -32,7 +32,7 @@ from datetime import timedelta
 
 import numpy as np
 from celery.exceptions import SoftTimeLimitExceeded
-from django.db import models, transaction
+from django.db import InterfaceError, OperationalError, models, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -232,11 +232,12 @@ def feedback_apply(*, ids: Iterable[int], pause_seconds: float = 0.0) -> int:
 
     An event whose effects fail stays unapplied (its transaction rolls back) for the sweeper
     to retry, and does not hold back the events after it in the batch; the first such error is
-    raised once the batch is done, so the task still fails visibly. `pause_seconds` holds each
+    raised once the batch is done, so the task still fails visibly. A database that cannot be
+    reached (or the soft time limit) stops the batch at once. `pause_seconds` holds each
     transaction open before it commits: tests use it to kill a worker at the worst moment.
     Zero in production.
     """
-    applied, failures = 0, []
+    applied, failure = 0, None
     pending = list(RecommendationFeedback.objects.filter(pk__in=list(ids), applied_at__isnull=True).order_by("pk"))
     for row in pending:
         try:
@@ -249,15 +250,15 @@ def feedback_apply(*, ids: Iterable[int], pause_seconds: float = 0.0) -> int:
                 _apply_effects(row)
                 if pause_seconds:
                     time.sleep(pause_seconds)
-        except SoftTimeLimitExceeded:
-            raise  # out of time: the sweeper takes the rest
+        except (SoftTimeLimitExceeded, OperationalError, InterfaceError):
+            raise  # out of time, or the database is unreachable: the sweeper takes the rest later
         except Exception as exc:
             logger.exception("feedback event %s not applied; the sweeper will retry it", row.pk)
-            failures.append(exc)
+            failure = failure or exc
             continue
         applied += 1
-    if failures:
-        raise failures[0]
+    if failure is not None:
+        raise failure
     return applied
 
 

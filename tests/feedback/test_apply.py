@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
@@ -117,6 +118,7 @@ class TestFeedbackApply:
         assert row.applied_at is None  # claimed and flagged in one transaction: both rolled back
         assert rec.was_viewed is False
 
+    @pytest.mark.django_db(transaction=True)  # each event's atomic block a real transaction
     def test_an_event_whose_effects_fail_does_not_hold_back_the_rest_of_its_batch(self, monkeypatch) -> None:
         poison, good = cleaner_recommendation(), cleaner_recommendation()
         rows = [_stored(poison), _stored(good)]  # the failing one first
@@ -124,19 +126,35 @@ class TestFeedbackApply:
 
         def broken_for_poison(cleaner_id: int, counter: str) -> None:
             if cleaner_id == poison.cleaner_id:
-                raise RuntimeError("boom")
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT 1 / 0")  # a real error from the database, mid-transaction
             real(cleaner_id, counter)
 
         monkeypatch.setattr(service, "_cleaner_score_increment", broken_for_poison)
-        with pytest.raises(RuntimeError):  # the task still fails, visibly
+        with pytest.raises(DatabaseError):  # the task still fails, visibly
             service.feedback_apply(ids=[r.pk for r in rows])
 
         for r in rows:
             r.refresh_from_db()
-        assert rows[0].applied_at is None  # left for the sweeper
+        assert rows[0].applied_at is None  # rolled back, left for the sweeper
         assert rows[1].applied_at is not None
         good.refresh_from_db()
         assert good.was_viewed is True
+
+    @pytest.mark.parametrize("error", [OperationalError, InterfaceError])
+    def test_an_unreachable_database_stops_the_batch_at_once(self, monkeypatch, error) -> None:  # noqa: ANN001
+        rows = [_stored(cleaner_recommendation()) for _ in range(3)]
+        calls = []
+
+        def unreachable(row) -> None:  # noqa: ANN001
+            calls.append(row.pk)
+            raise error("the database went away")
+
+        monkeypatch.setattr(service, "_apply_effects", unreachable)
+        with pytest.raises(error):
+            service.feedback_apply(ids=[r.pk for r in rows])
+
+        assert calls == [rows[0].pk]  # not one failed attempt per event
 
     def test_it_marks_an_event_applied_when_its_recommendation_is_gone(self) -> None:
         rec = cleaner_recommendation()

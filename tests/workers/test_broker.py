@@ -59,3 +59,17 @@ def test_a_channel_drops_its_client_with_its_pools() -> None:
         after = channel._create_client()
         assert after is not before
         assert after.connection_pool is channel.pool
+
+
+def test_it_takes_over_even_after_kombu_resolved_redis_before() -> None:
+    from kombu import transport as kombu_transport
+    from kombu.transport import get_transport_cls
+    from kombu.transport import redis as kombu_redis
+
+    from workers.broker import use_for_redis_urls
+
+    kombu_transport._transport_cache["redis"] = kombu_redis.Transport  # as an earlier connection leaves it
+
+    use_for_redis_urls()
+
+    assert get_transport_cls("redis") is Transport
