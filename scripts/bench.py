@@ -303,6 +303,15 @@ def step_end_to_end(env: dict, probe: dict) -> None:
                f"{statistics.median(bare_http):.2f} ms median", f"(p99 {pct(bare_http, 0.99):.2f} ms)")
         record("  bare Celery round trip, no-op task (baseline)", f"{statistics.median(rtt):.2f} ms median",
                f"(p99 {pct(rtt, 0.99):.2f} ms)")
+        from app.recommendations.results import client
+
+        pings = []
+        for _ in range(300):
+            t = time.perf_counter()
+            client().ping()
+            pings.append((time.perf_counter() - t) * 1000)
+        record("  bare Redis round trip, PING (baseline: a cached answer makes one Redis call)",
+               f"{statistics.median(pings):.2f} ms median", f"(p99 {pct(pings, 0.99):.2f} ms)")
         # What a worker costs while Flower watches it: Flower switches task events on.
         worker.terminate()
         worker.wait(timeout=30)
@@ -321,6 +330,45 @@ def step_end_to_end(env: dict, probe: dict) -> None:
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+GC_PROBE = r"""
+import gc, json, statistics, time
+import django
+django.setup()
+from django.urls import get_resolver
+
+def full_collection_ms():
+    times = []
+    for _ in range(7):
+        t = time.perf_counter()
+        gc.collect()
+        times.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times)
+
+out = {}
+get_resolver().url_patterns  # every view, as config/wsgi.py loads them
+out["web"] = full_collection_ms()
+from app.recommendations.engine import RecommendationEngine
+RecommendationEngine().refresh_model()  # torch and the active model, as a worker holds them
+out["worker"] = full_collection_ms()
+gc.freeze()
+out["frozen"] = full_collection_ms()
+print("RESULT=" + json.dumps(out))
+"""
+
+
+def step_gc(env: dict) -> None:
+    """What a full garbage collection costs a web and a worker process, and after gc.freeze()."""
+    out = subprocess.run([PY, "-c", GC_PROBE], cwd=ROOT, env=env, capture_output=True, text=True)
+    line = [x for x in out.stdout.splitlines() if x.startswith("RESULT=")]
+    if not line:
+        raise SystemExit(f"gc probe failed:\n{out.stdout}\n{out.stderr}")
+    r = json.loads(line[0][7:])
+    record("full garbage collection, web process (Django, DRF, every view loaded)", f"{r['web']:.1f} ms median",
+           "(a pause of every thread)")
+    record("  the same in a worker process (torch and the model loaded too)", f"{r['worker']:.1f} ms median")
+    record("  after gc.freeze(), as config/wsgi.py and the worker warm-up do", f"{r['frozen']:.2f} ms median")
 
 
 def write_markdown(env: dict, training: str) -> None:
@@ -348,13 +396,12 @@ def write_markdown(env: dict, training: str) -> None:
         "  channel the GET waits on; it writes its rows after that. The enqueue reuses one Redis",
         "  client per broker channel (workers/broker.py); kombu's own builds one per message.",
         "- Cached: answered before DRF (app/recommendations/api/fast.py) after one Redis command",
-        "  (token record, throttle count, cache entry with its generations); on this VM a Redis",
-        "  round trip is 0.15-0.3 ms, most of it waking the two processes. The rest is the HTTP",
-        "  exchange itself, the bare baseline: both are timed alike, on a new connection each.",
-        "- Tails: a full garbage collection used to walk the whole framework and stall the process",
-        "  (50-80 ms in the web, about 130 ms in a worker); both now freeze what they load at start",
-        "  (gc.freeze). In a diagnostic run no collection then took over 5 ms; the rest of the p99",
-        "  comes from elsewhere.",
+        "  (token record, throttle count, cache entry with its generations): see the bare Redis",
+        "  round trip above. The rest is the HTTP exchange itself, the bare baseline: both are",
+        "  timed alike, on a new connection each.",
+        "- Tails: a full garbage collection walks everything a process holds and stalls all its",
+        "  threads (the garbage-collection rows above); the web and worker processes freeze what",
+        "  they load at start (gc.freeze), so a collection walks only what requests allocate.",
         "- Celery task events (on while Flower watches) add three publishes per task; the worker",
         "  sends none unless asked (README, Monitoring).",
         "- A `-P solo` worker saved about 3 ms more in a trial, but it loses Celery's hard time limits,",
@@ -370,6 +417,7 @@ def main() -> None:
     training = step_train(env)
     probe = step_scoring(env)
     step_end_to_end(env, probe)
+    step_gc(env)
     write_markdown(env, training)
 
 

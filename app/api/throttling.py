@@ -47,12 +47,6 @@ class RedisUserRateThrottle(SimpleRateThrottle):
     def _window_key(self, cache_key: str) -> str:
         return f"{cache_key}:{int(time.time() // self.duration)}"
 
-    def _count_queue(self, pipe, key: str) -> None:  # noqa: ANN001
-        pipe.incr(key)
-        # The window is in the key, so refreshing the expiry on every hit is harmless
-        # (and EXPIRE's NX flag needs Redis 7; the embedded server is 6.2).
-        pipe.expire(key, int(self.duration) + 1)
-
     def window_for(self, *, throttle_ident: str) -> tuple[str, int] | None:
         """The key counting a token user's requests in the current window, and its TTL (None: no rate).
 
@@ -74,7 +68,10 @@ class RedisUserRateThrottle(SimpleRateThrottle):
         else:
             try:
                 pipe = client().pipeline(transaction=False)
-                self._count_queue(pipe, key)
+                pipe.incr(key)
+                # The window is in the key, so refreshing the expiry on every hit is harmless
+                # (and EXPIRE's NX flag needs Redis 7; the embedded server is 6.2).
+                pipe.expire(key, int(self.duration) + 1)
                 count, _ = pipe.execute()
             except Exception:  # noqa: BLE001 - Redis down: do not turn a throttle into an outage
                 logger.warning("throttle unavailable (Redis): letting the request through", exc_info=True)
