@@ -131,7 +131,8 @@ CleanerProfile.objects.bulk_create([CleanerProfile(user=u, home_lat=lat + rng.no
     service_radius_km=40, hourly_rate=Decimal(str(round(rng.uniform(25, 60), 2))), years_experience=int(rng.integers(0, 20)),
     services_mask=0b1111111, specialties_mask=int(rng.integers(0, 128)), available_days_mask=0b1111111,
     day_start_hour=7, day_end_hour=20, verified=bool(rng.random() < 0.6)) for u in users])
-from app.recommendations.cleaner_cache import cleaner_table, cleaners_changed
+from app.recommendations.cleaner_cache import cleaner_table
+from app.recommendations.cleaner_version import cleaners_changed
 cleaners_changed()  # bulk_create sends no signal
 engine = get_engine()
 job = CleaningJob.objects.select_related("property").get(pk=job.pk)  # as the worker loads it
@@ -303,7 +304,7 @@ def step_end_to_end(env: dict, probe: dict) -> None:
                f"{statistics.median(bare_http):.2f} ms median", f"(p99 {pct(bare_http, 0.99):.2f} ms)")
         record("  bare Celery round trip, no-op task (baseline)", f"{statistics.median(rtt):.2f} ms median",
                f"(p99 {pct(rtt, 0.99):.2f} ms)")
-        from app.recommendations.results import client
+        from app.common.redis_client import client
 
         pings = []
         for _ in range(300):

@@ -41,8 +41,8 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _no_stale_authentication() -> None:
     """A transactional test's flush deletes users, tokens and jobs without signals: forget them."""
     try:
+        from app.common.redis_client import client
         from app.recommendations.api import fast
-        from app.recommendations.results import client
 
         keys = [*client().scan_iter("recsvc:auth:*"), *client().scan_iter("recsvc:owner:*")]
         if keys:
@@ -213,6 +213,7 @@ def redis_unreachable(settings):  # noqa: ANN001, ANN201
     """The service's Redis (cache, results, authentication) at a port nobody listens on."""
     import socket
 
+    from app.common import redis_client
     from app.recommendations import results
 
     with socket.socket() as s:
@@ -220,9 +221,9 @@ def redis_unreachable(settings):  # noqa: ANN001, ANN201
         port = s.getsockname()[1]
     real = settings.REDIS_URL
     settings.REDIS_URL = f"redis://127.0.0.1:{port}/0"
-    results.client.cache_clear()
+    redis_client.client.cache_clear()
     results._local.pubsub = None
     yield
     settings.REDIS_URL = real
-    results.client.cache_clear()
+    redis_client.client.cache_clear()
     results._local.pubsub = None

@@ -4,7 +4,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 
 from app.api.authentication import auth_cache_key
-from app.recommendations.results import client as redis_client
+from app.common.redis_client import client as redis_client
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db

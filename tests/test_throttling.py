@@ -3,7 +3,7 @@
 import pytest
 
 from app.api.throttling import RedisUserRateThrottle
-from app.recommendations.results import client as redis_client
+from app.common.redis_client import client as redis_client
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db

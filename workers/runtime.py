@@ -79,7 +79,7 @@ def _warm_request_path(engine) -> None:  # noqa: ANN001
         engine.score_cleaners_for_job(job, 10)
     # The request path's own statements, on rows that do not exist: nothing changes.
     services.recommendation_request_run(request_id="00000000-0000-0000-0000-000000000000", engine=engine)
-    from app.recommendations.results import client
+    from app.common.redis_client import client
 
     client().ping()  # the connection the answer is published on
 

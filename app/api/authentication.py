@@ -28,7 +28,7 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from app.accounts.models import User
 from app.api.throttling import COUNTED, RedisUserRateThrottle
-from app.recommendations.results import client
+from app.common.redis_client import client
 
 logger = logging.getLogger(__name__)
 

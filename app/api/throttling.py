@@ -15,7 +15,7 @@ import time
 
 from rest_framework.throttling import SimpleRateThrottle
 
-from app.recommendations.results import client
+from app.common.redis_client import client
 
 logger = logging.getLogger(__name__)
 

@@ -10,6 +10,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 SERVICE_TYPES = ("standard", "deep", "move_out", "post_construction", "office", "carpet", "window")
+# In this order in the features and the synthetic marketplace (a one-hot index).
+PROPERTY_TYPES = ("apartment", "house", "condo", "office")
 SERVICE_BIT = {name: 1 << i for i, name in enumerate(SERVICE_TYPES)}
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 

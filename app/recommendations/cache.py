@@ -45,7 +45,7 @@ from typing import NamedTuple
 
 from django.conf import settings
 
-from app.recommendations.results import client
+from app.common.redis_client import client
 
 logger = logging.getLogger(__name__)
 

@@ -19,20 +19,10 @@ import time
 
 import numpy as np
 
-from app.recommendations.results import client as redis_client
+from app.common.redis_client import client as redis_client
+from app.recommendations.cleaner_version import CLEANER_TABLE_MAX_AGE, VERSION_KEY
 
 logger = logging.getLogger(__name__)
-
-VERSION_KEY = "recsvc:cleaners:version"
-CLEANER_TABLE_MAX_AGE = 300.0
-
-
-def cleaners_changed() -> None:
-    """Tell every worker that cleaner data changed (cheap; safe to call often)."""
-    try:
-        redis_client().incr(VERSION_KEY)
-    except Exception:  # noqa: BLE001 - a missed bump only delays freshness to MAX_AGE
-        logger.warning("could not bump %s; workers refresh within %ss", VERSION_KEY, CLEANER_TABLE_MAX_AGE)
 
 
 class CleanerTable:

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import Avg, Count, Q, Sum
 
 from app.marketplace.models import Bid, CleanerProfile, CleaningJob, Review
-from app.recommendations.cleaner_cache import cleaners_changed
+from app.recommendations.cleaner_version import cleaners_changed
 from app.recommendations.models import CleanerScore
 from app.recommendations.scoring import PRIOR_RATING, smoothed_quality, smoothed_reliability
 

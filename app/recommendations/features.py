@@ -14,9 +14,8 @@ No Django here: the selectors turn query rows into these columns.
 
 import numpy as np
 
-from app.marketplace.models import SERVICE_TYPES
-
-PROPERTY_TYPES = ("apartment", "house", "condo", "office")
+from app.marketplace.geo import distance_km
+from app.marketplace.models import PROPERTY_TYPES, SERVICE_TYPES
 
 JOB_COLUMNS = (
     "job_id", "client_id", "lat", "lng", "service_idx", "weekday", "start_hour", "end_hour",
@@ -43,17 +42,6 @@ PAIR_FEATURES = (
     "available", "large_and_junior",
 )
 FEATURE_SCHEMA = {"client": list(CLIENT_FEATURES), "cleaner": list(CLEANER_FEATURES), "pair": list(PAIR_FEATURES)}
-
-KM_PER_DEG_LAT = 111.32
-
-
-def distance_km(lat1: np.ndarray, lng1: np.ndarray, lat2: np.ndarray, lng2: np.ndarray) -> np.ndarray:
-    # Equirectangular: within a city the error against haversine is far below a metre per km.
-    mean_lat = np.radians((lat1 + lat2) / 2.0)
-    dx = (lng2 - lng1) * np.cos(mean_lat) * KM_PER_DEG_LAT
-    dy = (lat2 - lat1) * KM_PER_DEG_LAT
-    return np.sqrt(dx * dx + dy * dy)
-
 
 def _bit_set(mask: np.ndarray, bit_index: np.ndarray) -> np.ndarray:
     return (mask.astype(np.int64) >> bit_index.astype(np.int64)) & 1 == 1

@@ -71,7 +71,7 @@ def active_version_write(version: str, directory: Path | None = None) -> None:
 
 def active_version_published() -> str | None:
     """The version the registry's Redis key names; None when it is unset or Redis is unreachable."""
-    from app.recommendations.results import client
+    from app.common.redis_client import client
 
     try:
         value = client().get(ACTIVE_KEY)

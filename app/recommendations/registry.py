@@ -29,11 +29,11 @@ from django.db import transaction
 from django.db.models import Max, QuerySet
 from django.utils import timezone
 
+from app.common.redis_client import client
 from app.marketplace.models import CleaningJob, Review
 from app.recommendations.cache import generation_bump
 from app.recommendations.model_manager import ACTIVE_KEY, active_version_read, active_version_write, models_dir
 from app.recommendations.models import ModelVersion, RecommendationFeedback
-from app.recommendations.results import client
 from workers import names
 
 logger = logging.getLogger(__name__)

@@ -10,19 +10,15 @@ from __future__ import annotations
 import json
 import threading
 import time
-from functools import lru_cache
 
 import redis
 from django.conf import settings
 
+from app.common.redis_client import client
+
 KEY = "recsvc:request:{id}"
 CHANNEL = "recsvc:request-done:{id}"
 _local = threading.local()
-
-
-@lru_cache(maxsize=1)
-def client() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL, health_check_interval=30)
 
 
 def result_publish(request_id: str, payload: dict) -> str:

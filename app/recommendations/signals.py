@@ -5,7 +5,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from app.marketplace.models import CleanerProfile
-from app.recommendations.cleaner_cache import cleaners_changed
+from app.recommendations.cleaner_version import cleaners_changed
 from app.recommendations.models import CleanerScore
 
 

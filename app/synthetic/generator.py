@@ -34,7 +34,9 @@ from faker import Faker
 from rest_framework.authtoken.models import Token
 
 from app.accounts.models import User
+from app.marketplace.geo import KM_PER_DEG_LAT, distance_km
 from app.marketplace.models import (
+    PROPERTY_TYPES,
     SERVICE_TYPES,
     Bid,
     CleanerProfile,
@@ -43,7 +45,7 @@ from app.marketplace.models import (
     Property,
     Review,
 )
-from app.recommendations.cleaner_cache import cleaners_changed
+from app.recommendations.cleaner_version import cleaners_changed
 from app.recommendations.models import CleanerScore
 from app.synthetic.models import ExpectedRating
 
@@ -62,7 +64,6 @@ PROGRESS_EVERY = 500  # jobs per simulated-and-inserted chunk, one progress line
 # The city: a square of about 40 x 40 km around lower Manhattan.
 CITY_LAT, CITY_LNG = 40.72, -74.0
 CITY_HALF_SIDE_KM = 20.0
-KM_PER_DEG_LAT = 111.32
 
 # Cleaners.
 RADIUS_KM_RANGE = (8.0, 25.0)
@@ -83,7 +84,6 @@ LONG_DAY_SHARE = 0.25  # work 7-20 instead of 8-18
 # Clients and properties.
 EXTRA_PROPERTIES_MEAN = 0.7  # 1 + Poisson(0.7): about 1.7 properties per client
 CLIENT_ACTIVITY_LOG_SD = 0.8  # some clients book much more often than others
-PROPERTY_TYPES = ("apartment", "house", "condo", "office")
 PROPERTY_TYPE_WEIGHTS = (0.45, 0.28, 0.20, 0.07)
 # Median size (sqft) and log-sd per property type.
 PROPERTY_SIZES = {"apartment": (850, 0.35), "house": (2300, 0.35), "condo": (1100, 0.3), "office": (3000, 0.5)}
@@ -360,14 +360,6 @@ def _city_points(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarr
     return np.round(lat, 6), np.round(lng, 6)
 
 
-def _distance_km(lat1: np.ndarray, lng1: np.ndarray, lat2: np.ndarray, lng2: np.ndarray) -> np.ndarray:
-    # Equirectangular, like the recommender's features: exact enough inside one city.
-    mean_lat = np.radians((lat1 + lat2) / 2.0)
-    dx = (lng2 - lng1) * np.cos(mean_lat) * KM_PER_DEG_LAT
-    dy = (lat2 - lat1) * KM_PER_DEG_LAT
-    return np.sqrt(dx * dx + dy * dy)
-
-
 def _taste(rng: np.random.Generator, n: int) -> np.ndarray:
     # Components N(0, 1/TASTE_DIMS): each taste vector has unit expected squared length.
     return rng.normal(0.0, 1.0, size=(n, TASTE_DIMS)) / np.sqrt(TASTE_DIMS)
@@ -522,7 +514,7 @@ def _simulate_chunk(rng: np.random.Generator, world: World, rows: np.ndarray) ->
     cleaners, props, jobs = world.cleaners, world.properties, world.jobs
     prop = jobs.prop[rows]
     client = props.owner[prop]
-    ratio = _distance_km(props.lat[prop, None], props.lng[prop, None], cleaners.lat, cleaners.lng) / cleaners.radius
+    ratio = distance_km(props.lat[prop, None], props.lng[prop, None], cleaners.lat, cleaners.lng) / cleaners.radius
     bit = (1 << jobs.service[rows])[:, None]
     offers = (cleaners.services & bit) != 0
     specialty = (cleaners.specialties & bit) != 0

@@ -18,9 +18,9 @@ from tests.webhooks.conftest import allow_local, make_receiver  # noqa: F401  (f
 
 
 def _clear_pointers(models_dir: Path) -> None:
+    from app.common.redis_client import client
     from app.recommendations.model_manager import ACTIVE_KEY, ACTIVE_POINTER
     from app.recommendations.registry import RETRAIN_LOCK_KEY
-    from app.recommendations.results import client
 
     client().delete(ACTIVE_KEY, RETRAIN_LOCK_KEY)
     (models_dir / ACTIVE_POINTER).unlink(missing_ok=True)

@@ -8,11 +8,11 @@ import pytest
 from django.db import connections
 from rest_framework.test import APIClient
 
+from app.common.redis_client import client as redis
 from app.marketplace.models import CleaningJob
 from app.recommendations import registry
 from app.recommendations.model_manager import ACTIVE_KEY, ModelManager, active_version_read
 from app.recommendations.models import CleanerRecommendation, ModelVersion, RecommendationRequest
-from app.recommendations.results import client as redis
 from tests import factories as f
 from tests.lifecycle.conftest import train, wait_until
 from workers.ml.store import metadata_path, weights_path

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from app.common.redis_client import client
 from app.recommendations import registry
 from app.recommendations.model_manager import ACTIVE_KEY, active_version_read
 from app.recommendations.models import ModelVersion
-from app.recommendations.results import client
 from tests import factories as f
 from tests.lifecycle.conftest import add_review, train, wait_until
 from workers.celery import app

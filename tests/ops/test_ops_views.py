@@ -7,8 +7,8 @@ import re
 import pytest
 
 from app.accounts.models import User
+from app.common.redis_client import client as redis_client
 from app.recommendations.model_manager import ACTIVE_KEY
-from app.recommendations.results import client as redis_client
 from tests import factories as f
 from tests.ops import builders as b
 

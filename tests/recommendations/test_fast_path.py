@@ -12,9 +12,9 @@ from rest_framework.views import APIView
 
 from app.api.authentication import auth_cache_key, throttle_ident, token_from_header
 from app.api.throttling import RedisUserRateThrottle
+from app.common.redis_client import client as redis_client
 from app.recommendations.api import fast
 from app.recommendations.cache import cache_lookup, cache_put
-from app.recommendations.results import client as redis_client
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db

@@ -2,6 +2,7 @@
 
 import pytest
 
+from app.common.redis_client import client as redis_client
 from app.recommendations.cache import (
     GEN,
     OWNER,
@@ -12,7 +13,6 @@ from app.recommendations.cache import (
     generation_ttl,
     owner_remember,
 )
-from app.recommendations.results import client as redis_client
 
 pytestmark = pytest.mark.django_db
 

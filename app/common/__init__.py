@@ -1,0 +1,1 @@
+"""Small pieces that several apps, and both sides (web and worker), build on."""
