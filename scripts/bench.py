@@ -114,7 +114,7 @@ from datetime import timedelta
 from decimal import Decimal
 from app.accounts.models import User
 from app.marketplace.models import CleanerProfile, CleaningJob, ClientProfile, Property
-from app.recommendations import features as F
+from workers.recommend import features as F
 from workers.ml.hybrid import InteractionArrays, predict
 # A job far from the generated city with exactly 200 eligible cleaners around it.
 lat, lng = 41.50, -73.00
@@ -131,7 +131,7 @@ CleanerProfile.objects.bulk_create([CleanerProfile(user=u, home_lat=lat + rng.no
     service_radius_km=40, hourly_rate=Decimal(str(round(rng.uniform(25, 60), 2))), years_experience=int(rng.integers(0, 20)),
     services_mask=0b1111111, specialties_mask=int(rng.integers(0, 128)), available_days_mask=0b1111111,
     day_start_hour=7, day_end_hour=20, verified=bool(rng.random() < 0.6)) for u in users])
-from app.recommendations.cleaner_cache import cleaner_table
+from workers.recommend.cleaner_table import cleaner_table
 from app.recommendations.cleaner_version import cleaners_changed
 cleaners_changed()  # bulk_create sends no signal
 engine = get_engine()
@@ -144,8 +144,8 @@ def timed(fn, n=300):
     return out
 full = timed(lambda: engine.score_cleaners_for_job(job, 10))
 assert engine.score_cleaners_for_job(job, 10).candidates == 200, engine.score_cleaners_for_job(job, 10).candidates
-from app.recommendations import selectors
-ctx = selectors.job_context(job_id=job.pk); cands = selectors.candidate_cleaners_for_job(job=job, context=ctx, cleaners=cleaner_table.get())
+from workers.recommend import candidates
+ctx = candidates.job_context(job_id=job.pk); cands = candidates.candidate_cleaners_for_job(job=job, context=ctx, cleaners=cleaner_table.get())
 jc = F.broadcast_job(ctx, 200)
 no_sql = timed(lambda: engine.score_pairs(jc, cands))
 arrays = InteractionArrays(client_ids=np.full(200, client.pk), cleaner_ids=cands["cleaner_id"],
@@ -350,7 +350,7 @@ def full_collection_ms():
 out = {}
 get_resolver().url_patterns  # every view, as config/wsgi.py loads them
 out["web"] = full_collection_ms()
-from app.recommendations.engine import RecommendationEngine
+from workers.recommend.engine import RecommendationEngine
 RecommendationEngine().refresh_model()  # torch and the active model, as a worker holds them
 out["worker"] = full_collection_ms()
 gc.freeze()

@@ -1,9 +1,12 @@
-"""Task and queue names shared by the web and the worker.
+"""Names shared by the web and the worker: tasks, queues, and the model files.
 
 The web enqueues by name (`app.send_task(RECOMMEND_CLEANERS, ...)`) so it never imports the
-task modules, and with them the ML code and torch.
+task modules, and with them the ML code and torch. The model files' names are here too: the
+worker's model store writes them and the operator page reads a version's metadata, and
+neither may import the other. Plain Python: no Django, no torch.
 """
 
+import re
 from enum import StrEnum
 
 
@@ -46,3 +49,23 @@ TASK_QUEUES = {
     MODEL_POINTER_SYNC: Queue.MAINTENANCE,
     MODEL_HEALTH_CHECK: Queue.MAINTENANCE,
 }
+
+
+# Model files: hybrid_recommendation_v{version}.pt with hybrid_recommendation_v{version}_metadata.json
+# beside it. A version is 1-64 letters, digits, '.', '_' or '-', so it never names a path
+# outside the models directory.
+MODEL_NAME = "hybrid_recommendation"
+MODEL_VERSION_PATTERN = re.compile(r"[0-9A-Za-z._-]{1,64}")
+MODEL_METADATA_PATTERN = re.compile(rf"{MODEL_NAME}_v(?P<version>.+)_metadata\.json")
+
+
+def model_version_valid(version: object) -> bool:
+    return isinstance(version, str) and MODEL_VERSION_PATTERN.fullmatch(version) is not None
+
+
+def model_weights_file(version: str) -> str:
+    return f"{MODEL_NAME}_v{version}.pt"
+
+
+def model_metadata_file(version: str) -> str:
+    return f"{MODEL_NAME}_v{version}_metadata.json"

@@ -26,7 +26,7 @@ def get_engine():  # noqa: ANN201
     """
     global _engine
     if _engine is None:
-        from app.recommendations.engine import RecommendationEngine
+        from workers.recommend.engine import RecommendationEngine
 
         _engine = RecommendationEngine()
     else:
@@ -53,8 +53,8 @@ def warm_up() -> None:
         # One prediction so the first real request does not pay for lazy initialisation.
         import numpy as np
 
-        from app.recommendations.features import CLEANER_FEATURES, CLIENT_FEATURES, PAIR_FEATURES
         from workers.ml.hybrid import InteractionArrays, predict
+        from workers.recommend.features import CLEANER_FEATURES, CLIENT_FEATURES, PAIR_FEATURES
 
         n = 200
         predict(engine.nn_model, InteractionArrays(
@@ -70,15 +70,15 @@ def warm_up() -> None:
 def _warm_request_path(engine) -> None:  # noqa: ANN001
     """Open the database connection, load the cleaner table and score one open job (no writes)."""
     from app.marketplace.models import CleaningJob
-    from app.recommendations import services
-    from app.recommendations.cleaner_cache import cleaner_table
+    from workers.recommend import runner
+    from workers.recommend.cleaner_table import cleaner_table
 
     cleaner_table.get()
     job = CleaningJob.objects.filter(status=CleaningJob.Status.OPEN_FOR_BIDS).order_by("-pk").first()
     if job is not None:
         engine.score_cleaners_for_job(job, 10)
     # The request path's own statements, on rows that do not exist: nothing changes.
-    services.recommendation_request_run(request_id="00000000-0000-0000-0000-000000000000", engine=engine)
+    runner.recommendation_request_run(request_id="00000000-0000-0000-0000-000000000000", engine=engine)
     from app.common.redis_client import client
 
     client().ping()  # the connection the answer is published on

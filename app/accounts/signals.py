@@ -5,17 +5,14 @@ from django.dispatch import receiver
 from rest_framework.authtoken.models import Token
 
 from app.accounts.models import User
+from app.api.authentication import auth_cache_forget
 
 
 @receiver([post_save, post_delete], sender=Token)
 def _token_changed(instance: Token, **kwargs) -> None:  # noqa: ANN003
-    from app.api.authentication import auth_cache_forget
-
     auth_cache_forget([instance.key])
 
 
 @receiver([post_save, post_delete], sender=User)
 def _user_changed(instance: User, **kwargs) -> None:  # noqa: ANN003
-    from app.api.authentication import auth_cache_forget
-
     auth_cache_forget(list(Token.objects.filter(user_id=instance.pk).values_list("key", flat=True)))

@@ -4,14 +4,14 @@ Which version is active: the registry (`ModelVersion`, status active) first, the
 workers are told to serve (the Redis key `recsvc:model:active`, then the `ACTIVE` file in
 RECOMMENDATION_MODELS_DIR) for a version trained before the registry existed. A version's
 training history lives only in its metadata file, read here as plain JSON: the model store
-(`workers.ml.store`) imports torch, which the web never loads.
+(`workers.ml.store`) imports torch, which the web never loads; the file names are shared
+through `workers.names`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,15 +22,12 @@ from django.utils import timezone
 
 from app.recommendations import registry, stats
 from app.recommendations.experiments import experiment_results
-from app.recommendations.model_manager import active_version_published, active_version_read, models_dir
+from app.recommendations.model_pointer import active_version_published, active_version_read, models_dir
 from app.recommendations.models import ModelVersion
+from workers import names
 
 logger = logging.getLogger(__name__)
 
-# As workers.ml.store names and validates versions: a version read from the database never
-# becomes a path outside the models directory.
-_VERSION = re.compile(r"[0-9A-Za-z._-]{1,64}")
-METADATA_FILE = "hybrid_recommendation_v{version}_metadata.json"
 SCORERS = ("neural", "ensemble", "rule_based", "random")
 
 
@@ -48,9 +45,9 @@ def model_active_version() -> str | None:
 
 def model_metadata_read(version: str, directory: Path | None = None) -> dict[str, Any] | None:
     """The version's metadata document, or None if it is missing or unreadable here."""
-    if not _VERSION.fullmatch(version):
+    if not names.model_version_valid(version):  # a version from the database never leaves the directory
         return None
-    path = (directory or models_dir()) / METADATA_FILE.format(version=version)
+    path = (directory or models_dir()) / names.model_metadata_file(version)
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -1,7 +1,8 @@
 """`cleaner_scores_refresh`: recompute every cleaner's `CleanerScore` from the marketplace.
 
 A handful of aggregate queries and one upsert, whatever the number of cleaners. Runs daily
-(beat), after generating data, and before training.
+(beat), after generating data, and before training. The smoothing below defines what a score
+means; the worker's scorer, candidate selection and training data read it from here.
 """
 
 from __future__ import annotations
@@ -13,7 +14,30 @@ from django.db.models import Avg, Count, Q, Sum
 from app.marketplace.models import Bid, CleanerProfile, CleaningJob, Review
 from app.recommendations.cleaner_version import cleaners_changed
 from app.recommendations.models import CleanerScore
-from app.recommendations.scoring import PRIOR_RATING, smoothed_quality, smoothed_reliability
+
+# Smoothing of the rating history: a cleaner with no review sits at the prior, neither top nor
+# bottom; each review moves them 1/(n + PRIOR_REVIEWS) of the way to their own mean.
+PRIOR_REVIEWS = 5
+PRIOR_RATING = 7.0  # on the 1-10 scale; `cleaner_scores_refresh` replaces it by the marketplace mean
+PRIOR_JOBS = 5
+PRIOR_RELIABILITY = 0.9
+
+
+def smoothed_quality(rating_sum: np.ndarray, review_count: np.ndarray, prior_rating: float = PRIOR_RATING) -> np.ndarray:
+    """Bayesian mean of the 1-10 ratings, mapped to [0, 1]."""
+    mean = (rating_sum + PRIOR_REVIEWS * prior_rating) / (review_count + PRIOR_REVIEWS)
+    return np.clip((mean - 1.0) / 9.0, 0.0, 1.0)
+
+
+def smoothed_reliability(
+    completed: np.ndarray, assigned: np.ndarray, cancelled_by_cleaner: np.ndarray, on_time: np.ndarray, reviews: np.ndarray
+) -> np.ndarray:
+    """Completion and punctuality, each smoothed towards a prior, then averaged."""
+    completion = (completed + PRIOR_JOBS * PRIOR_RELIABILITY) / (assigned + PRIOR_JOBS)
+    cancel_penalty = cancelled_by_cleaner / (assigned + PRIOR_JOBS)
+    punctuality = (on_time + PRIOR_JOBS * PRIOR_RELIABILITY) / (reviews + PRIOR_JOBS)
+    return np.clip(0.5 * completion + 0.5 * punctuality - cancel_penalty, 0.0, 1.0)
+
 
 UPDATE_FIELDS = [
     "review_count", "avg_rating", "quality", "jobs_assigned", "jobs_completed", "jobs_cancelled",

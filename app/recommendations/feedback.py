@@ -25,25 +25,17 @@ recommendation add two views.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 
-import numpy as np
-from celery.exceptions import SoftTimeLimitExceeded
-from django.db import InterfaceError, OperationalError, models, transaction
-from django.db.models import F
-from django.utils import timezone
+from django.db import models, transaction
 
 from app.accounts.models import User
 from app.recommendations.models import (
     CleanerRecommendation,
-    CleanerScore,
     JobRecommendation,
     RecommendationFeedback,
 )
-from app.recommendations.scoring import PRIOR_RATING, PRIOR_RELIABILITY, smoothed_quality
 from workers import names
 
 logger = logging.getLogger(__name__)
@@ -51,10 +43,6 @@ logger = logging.getLogger(__name__)
 Event = RecommendationFeedback.Event
 
 MAX_BATCH = 1000
-SWEEP_AFTER = timedelta(seconds=30)
-# A sweep enqueues at most this many events, so a long outage is drained over a few minutes
-# instead of flooding the queue with one huge burst of tasks.
-SWEEP_LIMIT = 10 * MAX_BATCH
 
 
 class RecommendationType(models.TextChoices):
@@ -65,17 +53,6 @@ class RecommendationType(models.TextChoices):
 MODELS = {RecommendationType.JOB: JobRecommendation, RecommendationType.CLEANER: CleanerRecommendation}
 # Events a client cannot report about the cleaners recommended to them.
 JOB_ONLY_EVENTS = frozenset({Event.BID_PLACED, Event.BID_ACCEPTED})
-
-# (flag on the recommendation, CleanerScore counter) per event and recommendation type.
-EFFECTS: dict[tuple[str, str], tuple[str | None, str | None]] = {
-    (RecommendationType.CLEANER, Event.VIEWED): ("was_viewed", "times_viewed"),
-    (RecommendationType.CLEANER, Event.HIRED): ("was_hired", "times_hired"),
-    (RecommendationType.JOB, Event.VIEWED): ("was_viewed", None),
-    (RecommendationType.JOB, Event.BID_PLACED): ("was_bid_placed", None),
-    (RecommendationType.JOB, Event.BID_ACCEPTED): ("was_bid_accepted", None),
-    (RecommendationType.JOB, Event.HIRED): ("was_bid_accepted", "times_hired"),
-}
-
 
 @dataclass(frozen=True)
 class Target:
@@ -222,94 +199,3 @@ def _feedback_row(user: User, event: dict) -> RecommendationFeedback:
         cleaner_id=target.cleaner_id,
         occurred_at=event["occurred_at"],
     )
-
-
-# --- the worker: apply, sweep ----------------------------------------------------------------------
-
-
-def feedback_apply(*, ids: Iterable[int], pause_seconds: float = 0.0) -> int:
-    """Apply the events not applied yet, each in its own transaction; returns how many it applied.
-
-    An event whose effects fail stays unapplied (its transaction rolls back) for the sweeper
-    to retry, and does not hold back the events after it in the batch; the first such error is
-    raised once the batch is done, so the task still fails visibly. A database that cannot be
-    reached (or the soft time limit) stops the batch at once. `pause_seconds` holds each
-    transaction open before it commits: tests use it to kill a worker at the worst moment.
-    Zero in production.
-    """
-    applied, failure = 0, None
-    pending = list(RecommendationFeedback.objects.filter(pk__in=list(ids), applied_at__isnull=True).order_by("pk"))
-    for row in pending:
-        try:
-            with transaction.atomic():
-                claimed = RecommendationFeedback.objects.filter(pk=row.pk, applied_at__isnull=True).update(
-                    applied_at=timezone.now()
-                )
-                if not claimed:  # another delivery of the same events got there first
-                    continue
-                _apply_effects(row)
-                if pause_seconds:
-                    time.sleep(pause_seconds)
-        except (SoftTimeLimitExceeded, OperationalError, InterfaceError):
-            raise  # out of time, or the database is unreachable: the sweeper takes the rest later
-        except Exception as exc:
-            logger.exception("feedback event %s not applied; the sweeper will retry it", row.pk)
-            failure = failure or exc
-            continue
-        applied += 1
-    if failure is not None:
-        raise failure
-    return applied
-
-
-def _apply_effects(row: RecommendationFeedback) -> None:
-    if row.job_recommendation_id:
-        rtype, rec_id = RecommendationType.JOB, row.job_recommendation_id
-    elif row.cleaner_recommendation_id:
-        rtype, rec_id = RecommendationType.CLEANER, row.cleaner_recommendation_id
-    else:  # the recommendation was deleted since: nothing left to flag or count against
-        return
-    flag, counter = EFFECTS.get((rtype, row.event), (None, None))
-    if flag:
-        MODELS[rtype].objects.filter(pk=rec_id).update(**{flag: True})
-    if counter and row.cleaner_id:
-        _cleaner_score_increment(row.cleaner_id, counter)
-
-
-def _cleaner_score_increment(cleaner_id: int, counter: str) -> None:
-    bump = {counter: F(counter) + 1}
-    if CleanerScore.objects.filter(cleaner_id=cleaner_id).update(**bump):
-        return
-    # No score yet (a new cleaner before the daily refresh): start it at the priors the
-    # scorer assumes for a cleaner without one, not at the model's field defaults.
-    CleanerScore.objects.get_or_create(
-        cleaner_id=cleaner_id,
-        defaults={
-            "quality": float(smoothed_quality(np.zeros(1), np.zeros(1), PRIOR_RATING)[0]),
-            "reliability": PRIOR_RELIABILITY,
-        },
-    )
-    CleanerScore.objects.filter(cleaner_id=cleaner_id).update(**bump)
-
-
-def feedback_sweep(*, older_than: timedelta = SWEEP_AFTER, queue: str | None = None) -> int:
-    """Re-enqueue events received more than `older_than` ago and still unapplied; returns how many.
-
-    It cannot tell a lost message from one still waiting in a long queue, so it may enqueue an
-    event twice; the claim in `feedback_apply` makes that harmless.
-    """
-    cutoff = timezone.now() - older_than
-    ids = list(
-        RecommendationFeedback.objects.filter(applied_at__isnull=True, received_at__lte=cutoff)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:SWEEP_LIMIT]
-    )
-    enqueued = 0
-    for start in range(0, len(ids), MAX_BATCH):
-        chunk = ids[start : start + MAX_BATCH]
-        if not feedback_enqueue(ids=chunk, queue=queue):
-            break  # the broker is down: the next sweep will try again
-        enqueued += len(chunk)
-    if enqueued:
-        logger.info("feedback sweep: re-enqueued %d unapplied events", enqueued)
-    return enqueued

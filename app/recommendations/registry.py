@@ -10,7 +10,7 @@ files: a worker loads them and answers (`model_files_check_remote`), or this pro
 when it has the files and torch (`model_files_check_local`, for the trainer).
 
 The champion–challenger gate (`promotion_decide`) is pure: it compares metric dicts that the
-retrain task computed on one validation slice (see workers/retraining.py).
+retrain task computed on one validation slice (see workers/training/retrain.py).
 
 No torch here: the web imports this module.
 """
@@ -21,19 +21,19 @@ import logging
 import math
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from app.common.redis_client import client
-from app.marketplace.models import CleaningJob, Review
 from app.recommendations.cache import generation_bump
-from app.recommendations.model_manager import ACTIVE_KEY, active_version_read, active_version_write, models_dir
-from app.recommendations.models import ModelVersion, RecommendationFeedback
+from app.recommendations.model_pointer import ACTIVE_KEY, active_version_read, active_version_write, models_dir
+from app.recommendations.models import ModelVersion
+from app.recommendations.stats import online_rates
 from workers import names
 
 logger = logging.getLogger(__name__)
@@ -82,34 +82,6 @@ def model_version_active() -> ModelVersion | None:
     return ModelVersion.objects.filter(status=Status.ACTIVE).first()
 
 
-def model_version_latest_trained() -> ModelVersion | None:
-    """The newest version with a recorded training cutoff, whatever became of it."""
-    return (
-        ModelVersion.objects.exclude(reviews_until__isnull=True, feedback_until__isnull=True)
-        .order_by("-created_at", "-id")
-        .first()
-    )
-
-
-def training_data_cutoff() -> dict[str, datetime | None]:
-    """The newest review of a completed job, and the newest applied feedback event, right now."""
-    return {
-        "reviews_until": Review.objects.filter(job__status=CleaningJob.Status.COMPLETED).aggregate(m=Max("created_at"))["m"],
-        "feedback_until": RecommendationFeedback.objects.aggregate(m=Max("applied_at"))["m"],
-    }
-
-
-def training_data_new_since(version: ModelVersion | None) -> dict[str, int]:
-    """How many reviews of completed jobs and applied feedback events came after `version`'s cutoff."""
-    reviews = Review.objects.filter(job__status=CleaningJob.Status.COMPLETED)
-    feedback = RecommendationFeedback.objects.filter(applied_at__isnull=False)
-    if version is not None and version.reviews_until is not None:
-        reviews = reviews.filter(created_at__gt=version.reviews_until)
-    if version is not None and version.feedback_until is not None:
-        feedback = feedback.filter(applied_at__gt=version.feedback_until)
-    return {"reviews": reviews.count(), "feedback": feedback.count()}
-
-
 # The gate ----------------------------------------------------------------------------------
 
 
@@ -117,17 +89,6 @@ def gate_scorer() -> str:
     """The scorer the gate judges: the one the service serves with (neural when rule-based)."""
     mode = settings.RECOMMENDATION_MODE
     return mode if mode in ("neural", "ensemble") else "neural"
-
-
-def json_safe(value: object) -> object:
-    """NaN and infinity become null: PostgreSQL's jsonb refuses them (NDCG is NaN without groups)."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _finite(value: object) -> float | None:
@@ -149,67 +110,7 @@ def gate_metrics(evaluation: dict | None, scorer: str) -> dict[str, float | None
     }
 
 
-def promotion_decide(
-    *, candidate: dict, champion: dict | None, champion_version: str | None = None,
-    tolerance: dict[str, float] | None = None, scorer: str | None = None,
-) -> dict:
-    """Promote the candidate, or refuse it; say why with the numbers.
-
-    `candidate` and `champion` are evaluations (model_train's format) on the same validation
-    slice. With a champion: promote unless a metric is worse than the champion's by more than
-    its absolute tolerance. Without one: promote if it ranks better than the rule-based scorer.
-    """
-    tolerance = dict(tolerance or settings.RECOMMENDATION_PROMOTION_TOLERANCE)
-    scorer = scorer or gate_scorer()
-    cand = gate_metrics(candidate, scorer)
-    base = {"scorer": scorer, "tolerance": tolerance, "candidate": cand, "champion_version": champion_version}
-    if champion is None:
-        mine, rule = cand["pairwise_accuracy"], gate_metrics(candidate, "rule_based")["pairwise_accuracy"]
-        if mine is None or rule is None:
-            return {**base, "verdict": "reject", "rule_based": {"pairwise_accuracy": rule},
-                    "reason": "no champion, and no ranking to compare with the rule-based scorer (too few jobs with several bidders)"}
-        promote = mine > rule
-        return {
-            **base, "verdict": "promote" if promote else "reject", "rule_based": {"pairwise_accuracy": rule},
-            "reason": f"no champion: pairwise accuracy {mine:.4f} {'beats' if promote else 'does not beat'} "
-                      f"the rule-based scorer's {rule:.4f}",
-        }
-    champ = gate_metrics(champion, scorer)
-    comparisons, worse = [], []
-    for metric in GATE_METRICS:
-        mine, theirs, tol = cand[metric], champ[metric], float(tolerance[metric])
-        if mine is None or theirs is None:
-            comparisons.append({"metric": metric, "candidate": mine, "champion": theirs, "tolerance": tol, "ok": None})
-            continue
-        ok = mine >= theirs - tol
-        comparisons.append({"metric": metric, "candidate": mine, "champion": theirs, "difference": mine - theirs,
-                            "tolerance": tol, "ok": ok})
-        if not ok:
-            worse.append(f"{metric} {mine:.4f} vs the champion's {theirs:.4f} (worse by {theirs - mine:.4f}, tolerance {tol:g})")
-    decision = {**base, "champion": champ, "comparisons": comparisons}
-    if not any(c["ok"] is not None for c in comparisons):
-        return {**decision, "verdict": "reject", "reason": "no metric could be compared with the champion's"}
-    if worse:
-        return {**decision, "verdict": "reject", "reason": f"worse than {champion_version}: " + "; ".join(worse)}
-    summary = ", ".join(f"{c['metric']} {c['candidate']:.4f} vs {c['champion']:.4f}" for c in comparisons if c["ok"])
-    return {**decision, "verdict": "promote", "reason": f"no worse than {champion_version} beyond the tolerance: {summary}"}
-
-
 # Files -------------------------------------------------------------------------------------
-
-
-def model_files_check_local(version: str) -> str | None:
-    """Load the version as a worker would; the reason it cannot, or None. Needs torch and the files."""
-    try:
-        from app.recommendations.features import FEATURE_SCHEMA
-        from workers.ml.store import ModelStoreError, load_model
-    except ImportError as exc:
-        return f"this process cannot load models: {exc}"
-    try:
-        load_model(models_dir(), version, expected_features=FEATURE_SCHEMA)
-    except (ModelStoreError, ValueError) as exc:
-        return str(exc)
-    return None
 
 
 def model_files_check_remote(version: str) -> str | None:
@@ -229,24 +130,6 @@ def model_files_check_remote(version: str) -> str | None:
 # Services ----------------------------------------------------------------------------------
 
 
-def model_version_register(
-    *, version: str, metrics: dict, training_data: dict, cutoff: dict[str, datetime | None],
-) -> ModelVersion:
-    """Record a newly trained version as a candidate."""
-    return ModelVersion.objects.create(
-        version=version, status=Status.CANDIDATE, metrics=json_safe(metrics), training_data=json_safe(training_data),
-        reviews_until=cutoff.get("reviews_until"), feedback_until=cutoff.get("feedback_until"),
-    )
-
-
-def model_version_reject(*, version: str, decision: dict) -> ModelVersion:
-    row = ModelVersion.objects.get(version=version)
-    row.status, row.decision = Status.REJECTED, json_safe(decision)
-    row.save(update_fields=["status", "decision"])
-    logger.warning("model %s rejected: %s", version, decision.get("reason"))
-    return row
-
-
 def model_version_activate(
     *, version: str, by=None, decision: dict | None = None,  # noqa: ANN001 - a User or None
     check_files: Callable[[str], str | None] = model_files_check_remote,
@@ -256,8 +139,6 @@ def model_version_activate(
     Raises ModelVersion.DoesNotExist, ModelFilesUnusable (nothing changed) or
     ActivationUnavailable. `by` is the operator; None for the automatic gate.
     """
-    from app.recommendations.health import online_rates  # health imports this module
-
     if not ModelVersion.objects.filter(version=version).exists():
         raise ModelVersion.DoesNotExist(f"no model version {version!r} in the registry")
     # Outside the transaction: it may wait seconds for a worker.
@@ -276,7 +157,7 @@ def model_version_activate(
         previous = [r.version for r in rows if r.status == Status.ACTIVE and r.pk != target.pk]
         ModelVersion.objects.filter(version__in=previous).update(status=Status.RETIRED)
         target.status, target.promoted_at, target.promoted_by, target.baseline = Status.ACTIVE, now, by, baseline
-        target.decision = json_safe(decision) if decision else {
+        target.decision = decision if decision else {
             "verdict": "promote",
             "reason": f"activated by {by.get_username() if by else 'the training command'}"
                       f"{' (was ' + ', '.join(previous) + ')' if previous else ''}",

@@ -15,10 +15,24 @@ import redis
 from django.conf import settings
 
 from app.common.redis_client import client
+from app.recommendations.models import RecommendationRequest
 
 KEY = "recsvc:request:{id}"
 CHANNEL = "recsvc:request-done:{id}"
 _local = threading.local()
+
+
+def request_payload(req: RecommendationRequest) -> dict:
+    """The request as the API shows it."""
+    return {
+        "id": str(req.id),
+        "kind": req.kind,
+        "status": req.status,
+        "result": req.result,
+        "error": req.error or None,
+        "created_at": req.created_at.isoformat() if req.created_at else None,
+        "finished_at": req.finished_at.isoformat() if req.finished_at else None,
+    }
 
 
 def result_publish(request_id: str, payload: dict) -> str:

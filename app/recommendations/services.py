@@ -1,36 +1,21 @@
-"""Writes of the recommendation service: create a request, run it, store its results.
+"""The web's write of a recommendation request: store it, then enqueue its task by name.
 
-The web calls `recommendation_request_create`; the worker's task calls
-`recommendation_request_run`. A run claims its request with a conditional UPDATE and writes
-its rows keyed by the request inside one transaction, so a redelivered task does no harm.
+The worker computes it (workers/recommend/runner.py): it claims the row with a conditional
+UPDATE and writes its results keyed by the request, so a redelivered task does no harm.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from contextlib import contextmanager
-from decimal import Decimal
-from functools import cache, lru_cache, partial
 
-from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db import transaction
 from django.utils import timezone
 
-from app.marketplace.models import CleanerProfile, CleaningJob, Property
-from app.recommendations.cache import CACHEABLE_FOR, cache_put
-from app.recommendations.cleaner_cache import cleaner_table
-from app.recommendations.engine import RecommendationEngine
+from app.marketplace.models import CleanerProfile, CleaningJob
 from app.recommendations.experiments import Assignment, experiment_assign
 from app.recommendations.models import (
-    BidSuggestion,
-    CleanerRecommendation,
-    JobRecommendation,
     RecommendationRequest,
 )
-from app.recommendations.results import result_publish
-from app.webhooks.models import WebhookEndpoint
-from app.webhooks.services import webhook_deliveries_create_for_request
 from workers import names
 
 logger = logging.getLogger(__name__)
@@ -43,23 +28,6 @@ TASK_FOR_KIND = {
     Kind.JOBS_FOR_CLEANER: names.RECOMMEND_JOBS,
     Kind.BID_SUGGESTION: names.SUGGEST_BID,
 }
-# A runner's rows to store, built only after the waiting client has its answer.
-Rows = Callable[[], list]
-# A request whose worker died this many times is failed rather than retried forever.
-MAX_ATTEMPTS = 3
-
-
-def request_payload(req: RecommendationRequest) -> dict:
-    """The request as the API shows it."""
-    return {
-        "id": str(req.id),
-        "kind": req.kind,
-        "status": req.status,
-        "result": req.result,
-        "error": req.error or None,
-        "created_at": req.created_at.isoformat() if req.created_at else None,
-        "finished_at": req.finished_at.isoformat() if req.finished_at else None,
-    }
 
 
 def _enqueue(req: RecommendationRequest) -> None:
@@ -119,217 +87,3 @@ def _enqueue_or_fail(req: RecommendationRequest) -> None:
 
 class QueueUnavailable(Exception):
     """The broker did not take the task; the request was marked failed."""
-
-
-@contextmanager
-def _recomputable_writes():
-    """A transaction whose commit need not wait for the disk (PostgreSQL only).
-
-    Everything written in it can be recomputed: if the database crashes in the few
-    milliseconds before the WAL reaches the disk, the request is still queued or running and
-    its redelivered task computes it again. Saves an fsync per write on the hot path.
-    """
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        yield
-
-
-def _claim_and_load(request_id: str) -> RecommendationRequest | None:
-    """Claim a request for this run and load it with what computing it needs.
-
-    Claimed by a conditional UPDATE: queued (or running, when a dead worker's message is
-    redelivered) and attempts left. Returns None when not claimed: done already (a
-    redelivery: nothing to do), unknown, or out of attempts (then it is failed here).
-    """
-    now = timezone.now()
-    if connection.vendor == "postgresql":
-        req = _claim_and_load_pg(request_id, now)
-    elif _claim_update(request_id, now):
-        req = RecommendationRequest.objects.select_related("job__property", "cleaner").get(pk=request_id)
-    else:
-        req = None
-    if req is None:
-        RecommendationRequest.objects.filter(
-            pk=request_id, status__in=(Status.QUEUED, Status.RUNNING)
-        ).update(status=Status.FAILED, error="the worker stopped while computing this request", finished_at=now)
-    return req
-
-
-def _claim_update(request_id: str, now) -> int:  # noqa: ANN001
-    return RecommendationRequest.objects.filter(
-        pk=request_id, status__in=(Status.QUEUED, Status.RUNNING), attempts__lt=MAX_ATTEMPTS
-    ).update(status=Status.RUNNING, attempts=F("attempts") + 1, started_at=now)
-
-
-_CLAIM_PARTS = ((RecommendationRequest, "r"), (CleaningJob, "j"), (Property, "p"), (CleanerProfile, "c"))
-
-
-@lru_cache(maxsize=1)
-def _claim_sql() -> str:
-    selected = ", ".join(
-        f'{alias}."{f.column}"' for model, alias in _CLAIM_PARTS for f in model._meta.concrete_fields
-    )
-    return (
-        f"WITH r AS (UPDATE {RecommendationRequest._meta.db_table} SET status = %s, attempts = attempts + 1, "
-        "started_at = %s WHERE id = %s AND status IN (%s, %s) AND attempts < %s RETURNING *) "
-        # Whether the requester has webhook endpoints: saves the task a query when not (most).
-        f"SELECT {selected}, EXISTS (SELECT 1 FROM {WebhookEndpoint._meta.db_table} w "
-        "WHERE w.owner_id = r.requested_by_id AND w.is_active) FROM r "
-        f"LEFT JOIN {CleaningJob._meta.db_table} j ON j.id = r.job_id "
-        f"LEFT JOIN {Property._meta.db_table} p ON p.id = j.property_id "
-        f"LEFT JOIN {CleanerProfile._meta.db_table} c ON c.id = r.cleaner_id"
-    )
-
-
-@cache
-def _converters(model) -> list[tuple[str, list]]:  # noqa: ANN001
-    """(attname, converters) per column, as the ORM's compiler applies them to fetched values."""
-    out = []
-    for field in model._meta.concrete_fields:
-        col = field.get_col(model._meta.db_table)
-        out.append((field.attname, connection.ops.get_db_converters(col) + col.get_db_converters(connection)))
-    return out
-
-
-def _claim_and_load_pg(request_id: str, now) -> RecommendationRequest | None:  # noqa: ANN001
-    """`_claim_update` and the `select_related` load in one round trip: UPDATE ... RETURNING in a CTE.
-
-    This is the hot path of every request. The ORM has no UPDATE ... RETURNING, so the SQL is
-    spelled out here, and the row becomes model instances the way the ORM builds them
-    (converters, then `from_db`).
-    """
-    params = [Status.RUNNING, now, request_id, Status.QUEUED, Status.RUNNING, MAX_ATTEMPTS]
-    parts = [(model, _converters(model)) for model, _ in _CLAIM_PARTS]  # cached after the first call
-    with connection.cursor() as cursor:
-        cursor.execute(_claim_sql(), params)
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    instances, start = [], 0
-    for model, columns in parts:
-        values = list(row[start:start + len(columns)])
-        start += len(columns)
-        if values[0] is None:  # no such row joined (a request without a job, or without a cleaner)
-            instances.append(None)
-            continue
-        for i, (_, converters) in enumerate(columns):
-            for converter in converters:
-                values[i] = converter(values[i], None, connection)
-        instances.append(model.from_db(connection.alias, [name for name, _ in columns], values))
-    req, job, prop, cleaner = instances
-    req.has_webhook_endpoints = row[-1]
-    if job is not None:
-        job.property = prop
-        req.job = job
-    if cleaner is not None:
-        req.cleaner = cleaner
-    return req
-
-
-def _score_rows(model, req: RecommendationRequest, scored, subject_field: str, fixed: dict) -> list:
-    return [
-        model(
-            request=req, rank=row["rank"], score=row["score"], rule_based_score=row["rule_based_score"],
-            neural_score=row["neural_score"], components=row["components"], mode=scored.mode,
-            model_version=scored.model_version, variant=req.variant, **{subject_field: row["id"]}, **fixed,
-        )
-        for row in scored.rows()
-    ]
-
-
-def _run_cleaners_for_job(req: RecommendationRequest, engine: RecommendationEngine) -> tuple[dict, Rows]:
-    scored = engine.score_cleaners_for_job(
-        req.job, req.limit, mode=req.mode or None, model_version=req.pinned_model_version or None
-    )
-    rows = partial(_score_rows, CleanerRecommendation, req, scored, "cleaner_id", {"job_id": req.job_id})
-    result = {
-        "job_id": req.job_id, "mode": scored.mode, "model_version": scored.model_version or None,
-        "candidates": scored.candidates,
-        "cleaners": [{"cleaner_id": r.pop("id"), **r} for r in scored.rows()],
-    }
-    return result, rows
-
-
-def _run_jobs_for_cleaner(req: RecommendationRequest, engine: RecommendationEngine) -> tuple[dict, Rows]:
-    scored = engine.score_jobs_for_cleaner(
-        req.cleaner, req.limit, mode=req.mode or None, model_version=req.pinned_model_version or None
-    )
-    rows = partial(_score_rows, JobRecommendation, req, scored, "job_id", {"cleaner_id": req.cleaner_id})
-    result = {
-        "cleaner_id": req.cleaner_id, "mode": scored.mode, "model_version": scored.model_version or None,
-        "candidates": scored.candidates,
-        "jobs": [{"job_id": r.pop("id"), **r} for r in scored.rows()],
-    }
-    return result, rows
-
-
-def _run_bid_suggestion(req: RecommendationRequest, engine: RecommendationEngine) -> tuple[dict, Rows]:
-    s = engine.suggest_bid(req.job, req.cleaner)
-    row = BidSuggestion(
-        request=req, job_id=req.job_id, cleaner_id=req.cleaner_id,
-        suggested_amount=Decimal(str(s["suggested_amount"])), low=Decimal(str(s["low"])),
-        high=Decimal(str(s["high"])), confidence=s["confidence"], components=s["components"],
-    )
-    return {"job_id": req.job_id, "cleaner_id": req.cleaner_id, **s}, partial(list, [row])
-
-
-RUNNERS = {
-    Kind.CLEANERS_FOR_JOB: (_run_cleaners_for_job, CleanerRecommendation),
-    Kind.JOBS_FOR_CLEANER: (_run_jobs_for_cleaner, JobRecommendation),
-    Kind.BID_SUGGESTION: (_run_bid_suggestion, BidSuggestion),
-}
-
-
-def recommendation_request_run(*, request_id: str, engine: RecommendationEngine) -> str:
-    """Compute a request and store its results. Returns the final status; idempotent."""
-    req = _claim_and_load(request_id)
-    if req is None:
-        req = RecommendationRequest.objects.filter(pk=request_id).first()
-        if req is not None and req.is_finished:
-            # A redelivery after the worker died between storing and notifying: finish the job.
-            result_publish(str(req.id), request_payload(req))
-            webhook_deliveries_create_for_request(request=req)
-        return req.status if req else "missing"
-
-    try:
-        _compute_publish_store(req, engine)
-    except IntegrityError:
-        # A cleaner or job vanished behind the ORM's back (raw SQL, a flush) while this
-        # worker's cleaner table still had it: reload the table and compute again, once.
-        logger.warning("request %s referenced a deleted row; recomputing with fresh data", request_id)
-        cleaner_table.invalidate()
-        _compute_publish_store(req, engine)
-    webhook_deliveries_create_for_request(request=req, has_endpoints=getattr(req, "has_webhook_endpoints", None))
-    return req.status
-
-
-def _compute_publish_store(req: RecommendationRequest, engine: RecommendationEngine) -> None:
-    runner, row_model = RUNNERS[req.kind]
-    changes: dict = {"finished_at": timezone.now()}
-    rows = list  # the rows to store, built once the waiting client has its answer
-    try:
-        result, rows = runner(req, engine)
-    except Exception as exc:  # a bug or bad data must fail the request, not leave it running
-        logger.exception("request %s failed", req.pk)
-        changes.update(status=Status.FAILED, error=f"{type(exc).__name__}: could not compute recommendations")
-    else:
-        changes.update(status=Status.SUCCEEDED, result=result, model_version=result.get("model_version") or "")
-    for field, value in changes.items():
-        setattr(req, field, value)
-    # The waiting client is answered first; the rows follow in the same task. If the worker
-    # dies in between, the request is still `running` in the table, the message is redelivered
-    # (late ack) and the rerun publishes and writes the same result again.
-    body = result_publish(str(req.id), request_payload(req))
-    with _recomputable_writes():
-        if req.attempts > 1:
-            # Results are keyed by the request: a rerun replaces the earlier run's rows.
-            row_model.objects.filter(request_id=req.pk).delete()
-        row_model.objects.bulk_create(rows())
-        RecommendationRequest.objects.filter(pk=req.pk).update(**changes)
-    req.attempts += 1  # a second call (the retry above) must clear this call's rows
-    # A request that waited longer than CACHEABLE_FOR saw generations that may be gone (cache.py).
-    fresh = (changes["finished_at"] - req.created_at).total_seconds() < CACHEABLE_FOR
-    if req.cache_key and req.status == Status.SUCCEEDED and fresh:
-        cache_put(req.cache_key, body)

@@ -1,18 +1,56 @@
-"""Keep the workers' in-memory cleaner table fresh: any cleaner or score save bumps its version."""
+"""The recommendation side follows the marketplace: cached answers, ownership and the cleaner table.
+
+A job, bid or profile change bumps the cache generations it affects (app/recommendations/cache.py);
+any cleaner or score save bumps the cleaner-data version the workers' tables compare.
+"""
 
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from app.marketplace.models import CleanerProfile
+from app.marketplace.models import Bid, CleanerProfile, CleaningJob, ClientProfile
+from app.recommendations.cache import generation_bump
 from app.recommendations.cleaner_version import cleaners_changed
 from app.recommendations.models import CleanerScore
 
 
 @receiver([post_save, post_delete], sender=CleanerProfile)
 @receiver([post_save, post_delete], sender=CleanerScore)
-def _cleaner_changed(**kwargs) -> None:  # noqa: ANN003
+def _cleaner_data_changed(**kwargs) -> None:  # noqa: ANN003
     # Now, for readers inside this transaction, and again after commit, because a worker that
     # reloaded between the two would otherwise keep a table without the new row.
     cleaners_changed()
     transaction.on_commit(cleaners_changed)
+
+
+def _bump(*names: str) -> None:
+    # After commit too: a worker that recomputed in between must not have cached the old state,
+    # and an ownership check that read the old owner in between must not be trusted.
+    generation_bump(*names)
+    transaction.on_commit(lambda: generation_bump(*names))
+
+
+@receiver([post_save, post_delete], sender=CleaningJob)
+def _job_changed(instance: CleaningJob, **kwargs) -> None:  # noqa: ANN003
+    _bump(f"job:{instance.pk}", "open-jobs", f"owner:job:{instance.pk}")
+
+
+@receiver([post_save, post_delete], sender=Bid)
+def _bid_changed(instance: Bid, **kwargs) -> None:  # noqa: ANN003
+    _bump(f"job:{instance.job_id}", f"cleaner:{instance.cleaner_id}")
+
+
+@receiver([post_save, post_delete], sender=CleanerProfile)
+def _cleaner_changed(instance: CleanerProfile, **kwargs) -> None:  # noqa: ANN003
+    _bump(f"cleaner:{instance.pk}", f"owner:cleaner:{instance.pk}")
+
+
+@receiver(post_save, sender=ClientProfile)
+def _client_changed(instance: ClientProfile, created: bool, **kwargs) -> None:  # noqa: ANN003
+    # Its jobs' owner is this profile's user: a profile moved to another user moves them all,
+    # with the answers cached for the old one. (Deleting it deletes its jobs, one signal each.)
+    if not created:
+        jobs = CleaningJob.objects.filter(client_id=instance.pk).values_list("pk", flat=True)
+        names = [name for pk in jobs for name in (f"job:{pk}", f"owner:job:{pk}")]
+        if names:
+            _bump(*names)

@@ -127,3 +127,23 @@ def recommendation_stats(*, since: datetime, until: datetime) -> dict:
         "job_recommendations": funnel_breakdowns(JOB_FUNNEL, since=since, until=until),
         "cleaner_recommendations": funnel_breakdowns(CLEANER_FUNNEL, since=since, until=until),
     }
+
+
+# name: (table, the flag of the denominator, the flag of the numerator)
+RATES = {
+    "job_view_to_bid": (JobRecommendation, "was_viewed", "was_bid_placed"),
+    "job_bid_to_accepted": (JobRecommendation, "was_bid_placed", "was_bid_accepted"),
+    "cleaner_view_to_hire": (CleanerRecommendation, "was_viewed", "was_hired"),
+}
+
+
+def online_rates(*, since: datetime, until: datetime) -> dict:
+    """Each funnel rate of the recommendations created in [since, until): hits / n, with both counts."""
+    rates = {}
+    for name, (table, of, hit) in RATES.items():
+        counts = table.objects.filter(created_at__gte=since, created_at__lt=until, **{of: True}).aggregate(
+            n=Count("pk"), hits=Count("pk", filter=Q(**{hit: True}))
+        )
+        n, hits = counts["n"], counts["hits"]
+        rates[name] = {"n": n, "hits": hits, "rate": hits / n if n else None}
+    return {"since": since.isoformat(), "until": until.isoformat(), "rates": rates}

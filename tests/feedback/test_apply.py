@@ -15,6 +15,7 @@ from django_celery_beat.models import PeriodicTask
 from app.recommendations import feedback as service
 from app.recommendations.models import CleanerRecommendation, CleanerScore, JobRecommendation, RecommendationFeedback
 from tests.feedback.builders import cleaner_recommendation, job_recommendation
+from workers import feedback as worker_feedback
 from workers import names
 
 pytestmark = pytest.mark.django_db
@@ -44,9 +45,9 @@ class TestFeedbackApply:
         rec = cleaner_recommendation()
         ids = [_stored(rec).pk for _ in range(3)] + [_stored(rec, "hired").pk]
 
-        assert service.feedback_apply(ids=ids) == 4
-        assert service.feedback_apply(ids=ids) == 0
-        assert service.feedback_apply(ids=ids[:2]) == 0
+        assert worker_feedback.feedback_apply(ids=ids) == 4
+        assert worker_feedback.feedback_apply(ids=ids) == 0
+        assert worker_feedback.feedback_apply(ids=ids[:2]) == 0
 
         score = _score(rec)
         assert (score.times_viewed, score.times_hired) == (3, 1)
@@ -56,7 +57,7 @@ class TestFeedbackApply:
         viewed, hired, clicked = cleaner_recommendation(), cleaner_recommendation(), cleaner_recommendation()
         rows = [_stored(viewed), _stored(hired, "hired"), _stored(clicked, "clicked"), _stored(clicked, "dismissed")]
 
-        service.feedback_apply(ids=[r.pk for r in rows])
+        worker_feedback.feedback_apply(ids=[r.pk for r in rows])
 
         for rec in (viewed, hired, clicked):
             rec.refresh_from_db()
@@ -71,7 +72,7 @@ class TestFeedbackApply:
         rec, hired = job_recommendation(), job_recommendation()
         rows = [_stored(rec), _stored(rec, "bid_placed"), _stored(rec, "bid_accepted"), _stored(hired, "hired")]
 
-        service.feedback_apply(ids=[r.pk for r in rows])
+        worker_feedback.feedback_apply(ids=[r.pk for r in rows])
 
         rec.refresh_from_db()
         hired.refresh_from_db()
@@ -83,11 +84,11 @@ class TestFeedbackApply:
         assert (_score(hired).times_viewed, _score(hired).times_hired) == (0, 1)
 
     def test_it_starts_a_missing_cleaner_score_at_the_scorer_s_priors(self) -> None:
-        from app.recommendations.scoring import PRIOR_RELIABILITY
-        from app.recommendations.selectors import _DEFAULT_QUALITY
+        from app.recommendations.cleaner_scores import PRIOR_RELIABILITY
+        from workers.recommend.candidates import _DEFAULT_QUALITY
 
         rec = cleaner_recommendation()
-        service.feedback_apply(ids=[_stored(rec).pk])
+        worker_feedback.feedback_apply(ids=[_stored(rec).pk])
 
         score = _score(rec)
         assert score.quality == pytest.approx(_DEFAULT_QUALITY)
@@ -97,7 +98,7 @@ class TestFeedbackApply:
         rec = cleaner_recommendation()
         CleanerScore.objects.create(cleaner_id=rec.cleaner_id, times_viewed=5, times_hired=2, quality=0.8)
 
-        service.feedback_apply(ids=[_stored(rec).pk, _stored(rec, "hired").pk])
+        worker_feedback.feedback_apply(ids=[_stored(rec).pk, _stored(rec, "hired").pk])
 
         score = _score(rec)
         assert (score.times_viewed, score.times_hired, score.quality) == (6, 3, 0.8)
@@ -109,9 +110,9 @@ class TestFeedbackApply:
         def broken(*args) -> None:
             raise RuntimeError("boom")
 
-        monkeypatch.setattr(service, "_cleaner_score_increment", broken)
+        monkeypatch.setattr(worker_feedback, "_cleaner_score_increment", broken)
         with pytest.raises(RuntimeError):
-            service.feedback_apply(ids=[row.pk])
+            worker_feedback.feedback_apply(ids=[row.pk])
 
         row.refresh_from_db()
         rec.refresh_from_db()
@@ -122,7 +123,7 @@ class TestFeedbackApply:
     def test_an_event_whose_effects_fail_does_not_hold_back_the_rest_of_its_batch(self, monkeypatch) -> None:
         poison, good = cleaner_recommendation(), cleaner_recommendation()
         rows = [_stored(poison), _stored(good)]  # the failing one first
-        real = service._cleaner_score_increment
+        real = worker_feedback._cleaner_score_increment
 
         def broken_for_poison(cleaner_id: int, counter: str) -> None:
             if cleaner_id == poison.cleaner_id:
@@ -130,9 +131,9 @@ class TestFeedbackApply:
                     cursor.execute("SELECT 1 / 0")  # a real error from the database, mid-transaction
             real(cleaner_id, counter)
 
-        monkeypatch.setattr(service, "_cleaner_score_increment", broken_for_poison)
+        monkeypatch.setattr(worker_feedback, "_cleaner_score_increment", broken_for_poison)
         with pytest.raises(DatabaseError):  # the task still fails, visibly
-            service.feedback_apply(ids=[r.pk for r in rows])
+            worker_feedback.feedback_apply(ids=[r.pk for r in rows])
 
         for r in rows:
             r.refresh_from_db()
@@ -150,9 +151,9 @@ class TestFeedbackApply:
             calls.append(row.pk)
             raise error("the database went away")
 
-        monkeypatch.setattr(service, "_apply_effects", unreachable)
+        monkeypatch.setattr(worker_feedback, "_apply_effects", unreachable)
         with pytest.raises(error):
-            service.feedback_apply(ids=[r.pk for r in rows])
+            worker_feedback.feedback_apply(ids=[r.pk for r in rows])
 
         assert calls == [rows[0].pk]  # not one failed attempt per event
 
@@ -161,7 +162,7 @@ class TestFeedbackApply:
         row = _stored(rec)
         rec.delete()
 
-        assert service.feedback_apply(ids=[row.pk]) == 1
+        assert worker_feedback.feedback_apply(ids=[row.pk]) == 1
         row.refresh_from_db()
         assert row.applied_at is not None
 
@@ -180,7 +181,7 @@ class TestFeedbackSweep:
         RecommendationFeedback.objects.filter(pk__in=[old.pk, applied.pk]).update(received_at=long_ago)
         RecommendationFeedback.objects.filter(pk=applied.pk).update(applied_at=timezone.now())
 
-        assert service.feedback_sweep() == 1
+        assert worker_feedback.feedback_sweep() == 1
         assert enqueued == [{"ids": [old.pk], "queue": None}]
 
     def test_it_re_enqueues_in_batches_of_at_most_1000(self, enqueued) -> None:
@@ -201,14 +202,14 @@ class TestFeedbackSweep:
             ]
         )
 
-        assert service.feedback_sweep(older_than=timedelta(0)) == 1001
+        assert worker_feedback.feedback_sweep(older_than=timedelta(0)) == 1001
         assert [len(call["ids"]) for call in enqueued] == [1000, 1]
 
     def test_it_stops_when_the_broker_is_down(self, monkeypatch) -> None:
         monkeypatch.setattr(service, "feedback_enqueue", lambda **kw: False)
         _stored(cleaner_recommendation())
 
-        assert service.feedback_sweep(older_than=timedelta(0)) == 0
+        assert worker_feedback.feedback_sweep(older_than=timedelta(0)) == 0
 
     def test_it_is_scheduled_every_minute_once(self) -> None:
         call_command("setup_schedules", stdout=io.StringIO())

@@ -15,6 +15,7 @@ from app.recommendations import feedback as service
 from app.recommendations.models import CleanerScore, RecommendationFeedback
 from tests.feedback.builders import cleaner_recommendation, event, post, wait_until
 from tests.feedback.conftest import PrivateQueueWorker
+from workers import feedback as worker_feedback
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker, pytest.mark.slow]
 
@@ -66,9 +67,9 @@ def test_it_applies_every_event_exactly_once_across_a_killed_worker(
     try:
         # The killed worker's message is stuck unacknowledged (for the visibility timeout); the
         # sweeper is what brings the rest back.
-        assert service.feedback_sweep(older_than=timedelta(0), queue=private_queue) == VIEWS + HIRES - applied_before
+        assert worker_feedback.feedback_sweep(older_than=timedelta(0), queue=private_queue) == VIEWS + HIRES - applied_before
         wait_until(lambda: _applied() == VIEWS + HIRES, what="every event applied")
-        assert service.feedback_sweep(older_than=timedelta(0), queue=private_queue) == 0
+        assert worker_feedback.feedback_sweep(older_than=timedelta(0), queue=private_queue) == 0
     finally:
         fresh.stop()
 

@@ -19,7 +19,7 @@ from tests.webhooks.conftest import allow_local, make_receiver  # noqa: F401  (f
 
 def _clear_pointers(models_dir: Path) -> None:
     from app.common.redis_client import client
-    from app.recommendations.model_manager import ACTIVE_KEY, ACTIVE_POINTER
+    from app.recommendations.model_pointer import ACTIVE_KEY, ACTIVE_POINTER
     from app.recommendations.registry import RETRAIN_LOCK_KEY
 
     client().delete(ACTIVE_KEY, RETRAIN_LOCK_KEY)
@@ -63,7 +63,7 @@ def new_version(prefix: str = "lc") -> str:
 
 def train(version: str | None = None, **kwargs):  # noqa: ANN003, ANN201
     """Train and register a version (a candidate; `activate=True` to make it active)."""
-    from workers.training import model_train
+    from workers.training.train import model_train
 
     kwargs.setdefault("activate", False)
     kwargs.setdefault("seed", 3)

@@ -11,11 +11,12 @@ from rest_framework.test import APIClient
 from app.common.redis_client import client as redis
 from app.marketplace.models import CleaningJob
 from app.recommendations import registry
-from app.recommendations.model_manager import ACTIVE_KEY, ModelManager, active_version_read
+from app.recommendations.model_pointer import ACTIVE_KEY, active_version_read
 from app.recommendations.models import CleanerRecommendation, ModelVersion, RecommendationRequest
 from tests import factories as f
 from tests.lifecycle.conftest import train, wait_until
 from workers.ml.store import metadata_path, weights_path
+from workers.recommend.model_manager import ModelManager
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -190,7 +191,7 @@ def test_it_swaps_models_under_concurrent_requests_without_a_failure(marketplace
 
 def test_it_prefers_the_registry_key_falls_back_to_the_file_and_keeps_a_model_that_loads(marketplace, models_dir) -> None:
     a, b = train().version, train(seed=4).version
-    from app.recommendations.model_manager import active_version_write
+    from app.recommendations.model_pointer import active_version_write
 
     active_version_write(a, models_dir)
     manager = ModelManager()
@@ -247,7 +248,7 @@ def test_it_keeps_one_active_version_under_concurrent_activations(marketplace, m
     def activate(version: str) -> None:
         try:
             for _ in range(5):
-                registry.model_version_activate(version=version, by=None, check_files=registry.model_files_check_local)
+                registry.model_version_activate(version=version, by=None, check_files=versions.model_files_check_local)
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             errors.append(exc)
         finally:

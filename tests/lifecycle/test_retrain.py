@@ -6,12 +6,12 @@ import pytest
 
 from app.common.redis_client import client
 from app.recommendations import registry
-from app.recommendations.model_manager import ACTIVE_KEY, active_version_read
+from app.recommendations.model_pointer import ACTIVE_KEY, active_version_read
 from app.recommendations.models import ModelVersion
 from tests import factories as f
 from tests.lifecycle.conftest import add_review, train, wait_until
 from workers.celery import app
-from workers.retraining import model_retrain
+from workers.training.retrain import model_retrain
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

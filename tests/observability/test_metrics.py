@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.common.redis_client import client as redis_client
 from app.observability import collectors
-from app.recommendations.model_manager import ACTIVE_KEY, active_version_write
+from app.recommendations.model_pointer import ACTIVE_KEY, active_version_write
 from app.recommendations.models import ModelVersion, RecommendationFeedback, RecommendationRequest
 from tests import factories as f
 from workers.names import Queue

@@ -16,7 +16,7 @@ from app.recommendations.models import ModelVersion
 from app.synthetic.generator import training_data_clear, training_data_generate
 from tests import factories as f
 from tests.ops import builders as b
-from workers.training import model_train
+from workers.training.train import model_train
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"

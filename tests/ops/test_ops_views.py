@@ -8,7 +8,7 @@ import pytest
 
 from app.accounts.models import User
 from app.common.redis_client import client as redis_client
-from app.recommendations.model_manager import ACTIVE_KEY
+from app.recommendations.model_pointer import ACTIVE_KEY
 from tests import factories as f
 from tests.ops import builders as b
 
@@ -100,7 +100,7 @@ def test_it_shows_the_active_model_its_curves_and_the_retrains(client, _no_publi
 
 
 def test_it_reads_the_active_file_for_a_model_trained_before_the_registry(client, _no_published_model) -> None:  # noqa: ANN001
-    from app.recommendations.model_manager import active_version_write
+    from app.recommendations.model_pointer import active_version_write
 
     b.metadata_write(_no_published_model, "0.5", epochs=4)
     active_version_write("0.5", _no_published_model)

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from app.marketplace.models import Bid
-from app.recommendations.model_manager import active_version_write
+from app.recommendations.model_pointer import active_version_write
 from tests import factories as f
 from tests.recommendations.test_end_to_end import _poll, _stored
 

@@ -4,10 +4,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from app.recommendations import services
 from app.recommendations.models import RecommendationRequest
 from app.webhooks.models import WebhookEndpoint
 from tests import factories as f
+from workers.recommend import runner
 
 pytestmark = pytest.mark.django_db
 Kind = RecommendationRequest.Kind
@@ -23,7 +23,7 @@ def test_it_loads_the_request_its_job_and_property_as_the_orm_would() -> None:
                                                result={"kept": [1, 2]})
 
     with CaptureQueriesContext(connection) as queries:
-        claimed = services._claim_and_load(str(req.pk))
+        claimed = runner._claim_and_load(str(req.pk))
 
     expected = RecommendationRequest.objects.select_related("job__property", "cleaner").get(pk=req.pk)
     assert _fields(claimed) == _fields(expected)  # converted alike: uuid, JSON, aware datetimes
@@ -44,7 +44,7 @@ def test_it_loads_a_bid_suggestions_cleaner_and_sees_the_requesters_endpoints() 
     req = RecommendationRequest.objects.create(kind=Kind.BID_SUGGESTION, requested_by=cleaner.user, job=job,
                                                cleaner=cleaner)
 
-    claimed = services._claim_and_load(str(req.pk))
+    claimed = runner._claim_and_load(str(req.pk))
 
     assert _fields(claimed.cleaner) == _fields(RecommendationRequest.objects.get(pk=req.pk).cleaner)
     if connection.vendor == "postgresql":
@@ -55,14 +55,14 @@ def test_it_claims_a_request_once_and_fails_it_when_out_of_attempts() -> None:
     job = f.job()
     req = RecommendationRequest.objects.create(kind=Kind.CLEANERS_FOR_JOB, requested_by=job.client.user, job=job)
     RecommendationRequest.objects.filter(pk=req.pk).update(status="succeeded")
-    assert services._claim_and_load(str(req.pk)) is None  # done: a redelivery claims nothing
+    assert runner._claim_and_load(str(req.pk)) is None  # done: a redelivery claims nothing
     assert RecommendationRequest.objects.get(pk=req.pk).status == "succeeded"
 
-    RecommendationRequest.objects.filter(pk=req.pk).update(status="running", attempts=services.MAX_ATTEMPTS)
-    assert services._claim_and_load(str(req.pk)) is None
+    RecommendationRequest.objects.filter(pk=req.pk).update(status="running", attempts=runner.MAX_ATTEMPTS)
+    assert runner._claim_and_load(str(req.pk)) is None
     failed = RecommendationRequest.objects.get(pk=req.pk)
     assert failed.status == "failed" and "stopped" in failed.error
 
 
 def test_it_claims_nothing_for_an_unknown_id() -> None:
-    assert services._claim_and_load("00000000-0000-0000-0000-000000000000") is None
+    assert runner._claim_and_load("00000000-0000-0000-0000-000000000000") is None

@@ -88,10 +88,10 @@ def _wait_for_mode(api_client, url: str, body: dict, want: str, timeout: float =
 def test_it_serves_all_three_kinds_with_the_neural_model(celery_worker, api_client, models_dir) -> None:
     from app.marketplace.models import Bid, CleaningJob
     from app.recommendations.cleaner_scores import cleaner_scores_refresh
-    from app.recommendations.model_manager import ACTIVE_POINTER
+    from app.recommendations.model_pointer import ACTIVE_POINTER
     from app.recommendations.models import BidSuggestion, JobRecommendation
     from app.synthetic.generator import training_data_generate
-    from workers.training import model_train
+    from workers.training.train import model_train
 
     training_data_generate(jobs=600, cleaners=40, clients=80, seed=3)
     cleaner_scores_refresh()

@@ -12,11 +12,12 @@ import pytest
 
 from app.marketplace.models import CleaningJob
 from app.recommendations.cleaner_scores import cleaner_scores_refresh
-from app.recommendations.engine import NO_TORCH_WARNING, RecommendationEngine
-from app.recommendations.model_manager import ModelManager, active_version_read, active_version_write
+from app.recommendations.model_pointer import active_version_read, active_version_write
 from app.synthetic.generator import training_data_generate
 from tests import factories as f
-from workers.training import model_train
+from workers.recommend.engine import NO_TORCH_WARNING, RecommendationEngine
+from workers.recommend.model_manager import ModelManager
+from workers.training.train import model_train
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -122,7 +123,7 @@ def test_it_falls_back_to_rule_based_without_torch(marketplace) -> None:
     probe = (
         "import sys, warnings; sys.modules['torch'] = None\n"
         "import django; django.setup()\n"
-        "from app.recommendations.engine import RecommendationEngine\n"
+        "from workers.recommend.engine import RecommendationEngine\n"
         "with warnings.catch_warnings(record=True) as w:\n"
         "    warnings.simplefilter('always')\n"
         "    e = RecommendationEngine(mode='ensemble')\n"
@@ -176,7 +177,7 @@ def test_it_selects_candidates_in_one_query(django_assert_max_num_queries) -> No
     for _ in range(20):
         f.cleaner(home_lat=prop.lat, home_lng=prop.lng)
     engine = RecommendationEngine(mode="rule_based")
-    from app.recommendations.cleaner_cache import cleaner_table
+    from workers.recommend.cleaner_table import cleaner_table
 
     cleaner_table.get()  # the worker's in-memory cleaner table, loaded once
     with django_assert_max_num_queries(2):  # job context + exclusions, whatever the number of candidates
@@ -188,7 +189,7 @@ def test_it_selects_candidates_in_one_query(django_assert_max_num_queries) -> No
 
 @pytest.mark.django_db
 def test_it_ranks_a_new_cleaner_in_the_middle() -> None:
-    from app.recommendations.scoring import smoothed_quality
+    from app.recommendations.cleaner_scores import smoothed_quality
 
     q = smoothed_quality(np.array([0.0, 50.0, 10.0]), np.array([0.0, 5.0, 5.0]), prior_rating=7.0)
     assert q[2] < q[0] < q[1]

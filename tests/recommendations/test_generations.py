@@ -80,10 +80,10 @@ def test_only_a_request_that_finished_soon_enough_caches_its_answer(waited_hours
 
     from django.utils import timezone
 
-    from app.recommendations import services
-    from app.recommendations.engine import RecommendationEngine
     from app.recommendations.models import RecommendationRequest
     from tests import factories as f
+    from workers.recommend import runner
+    from workers.recommend.engine import RecommendationEngine
 
     job = f.job()
     user = job.client.user
@@ -93,7 +93,7 @@ def test_only_a_request_that_finished_soon_enough_caches_its_answer(waited_hours
     RecommendationRequest.objects.filter(pk=req.pk).update(
         created_at=timezone.now() - timedelta(hours=waited_hours))  # a request that sat in the queue
 
-    status = services.recommendation_request_run(request_id=str(req.pk), engine=RecommendationEngine(mode="rule_based"))
+    status = runner.recommendation_request_run(request_id=str(req.pk), engine=RecommendationEngine(mode="rule_based"))
 
     assert status == "succeeded"
     assert (cache_lookup(kind="cleaners_for_job", user_id=user.pk, job_id=job.pk, cleaner_id=None, limit=10,

@@ -19,7 +19,7 @@ from django.utils import timezone
 from standardwebhooks import Webhook
 
 from app.recommendations.models import RecommendationRequest
-from app.recommendations.services import request_payload
+from app.recommendations.results import request_payload
 from app.webhooks import services
 from app.webhooks.models import CallbackSecret, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from tests import factories as f

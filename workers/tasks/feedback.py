@@ -19,7 +19,7 @@ _LIMITS = {"soft_time_limit": 120, "time_limit": 180, "acks_late": True, "ignore
 def feedback_apply(ids: list[int]) -> int:
     from django.conf import settings
 
-    from app.recommendations.feedback import feedback_apply as apply
+    from workers.feedback import feedback_apply as apply
 
     # Test-only fault injection (config/settings/test.py); absent, hence 0, in production.
     pause = getattr(settings, "FEEDBACK_APPLY_DELAY_MS", 0) / 1000
@@ -31,7 +31,7 @@ def feedback_sweep(older_than_seconds: float | None = None) -> int:
     """Beat sends it without arguments; tests pass 0 so they need not wait for events to age."""
     from datetime import timedelta
 
-    from app.recommendations.feedback import feedback_sweep as sweep
+    from workers.feedback import feedback_sweep as sweep
 
     if older_than_seconds is None:
         return sweep()

@@ -1,4 +1,4 @@
-"""The daily model health check (see app/recommendations/health.py)."""
+"""The daily model health check (see workers/training/health.py)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ def model_health_check() -> dict:
 
     Run twice, it records two checks and sends two alerts: harmless once a day.
     """
-    from app.recommendations.health import model_health_check as check
     from app.recommendations.registry import active_pointer_sync
-    from workers.retraining import active_model_evaluate
+    from workers.training.health import model_health_check as check
+    from workers.training.retrain import active_model_evaluate
 
     try:
         active_pointer_sync()

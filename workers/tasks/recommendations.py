@@ -13,7 +13,7 @@ _LIMITS = {"soft_time_limit": 30, "time_limit": 60, "acks_late": True, "ignore_r
 
 
 def _run(request_id: str) -> str:
-    from app.recommendations.services import recommendation_request_run
+    from workers.recommend.runner import recommendation_request_run
 
     return recommendation_request_run(request_id=request_id, engine=get_engine())
 

@@ -26,7 +26,7 @@ RETRAIN_HARD_LIMIT = 3600
              acks_late=True)
 def retrain(self, force: bool = False, epochs: int | None = None, learning_rate: float | None = None) -> dict:  # noqa: ANN001
     """Returns {"status": locked|skipped|failed|promoted|rejected, "detail", "version"?}."""
-    from workers.retraining import model_retrain
+    from workers.training.retrain import model_retrain
 
     result = model_retrain(owner=self.request.id or "", force=force, epochs=epochs, learning_rate=learning_rate)
     logger.info("retrain %s: %s", result["status"], result["detail"])
@@ -36,7 +36,7 @@ def retrain(self, force: bool = False, epochs: int | None = None, learning_rate:
 @shared_task(name=names.MODEL_VERSION_CHECK, soft_time_limit=20, time_limit=30)
 def model_version_check(version: str) -> dict:
     """Can this worker load `version`? Asked by the web before it activates one."""
-    from app.recommendations.registry import model_files_check_local
+    from workers.training.versions import model_files_check_local
 
     error = model_files_check_local(version)
     return {"version": version, "ok": error is None, "error": error}

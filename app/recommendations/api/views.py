@@ -30,7 +30,7 @@ from app.recommendations.api.fast import cache_lookup_once, cached_response
 from app.recommendations.cache import cache_lookup, owner_remember, owner_subject
 from app.recommendations.experiments import experiment_assign, experiment_assign_for_user
 from app.recommendations.models import RecommendationRequest
-from app.recommendations.results import result_get, result_wait
+from app.recommendations.results import request_payload, result_get, result_wait
 
 Kind = RecommendationRequest.Kind
 
@@ -205,7 +205,7 @@ class RecommendationRequestView(APIView):
         wait = query.validated_data["wait"]
         payload = result_wait(str(request_id), wait) if wait > 0 else result_get(str(request_id))
         if payload is None:
-            payload = services.request_payload(qs.get(pk=request_id))
+            payload = request_payload(qs.get(pk=request_id))
         return Response(payload)
 
 

@@ -1,6 +1,6 @@
 """The rule-based scorer: a fixed, explainable blend of components in [0, 1].
 
-numpy only, so both the web and the worker can import it. Each component answers one
+Each component answers one
 question a client would ask ("is this cleaner good?", "is it close?", "can I afford it?");
 the recommendation rows store them so that anyone can see why a cleaner ranks where it does.
 """
@@ -17,30 +17,6 @@ RULE_WEIGHTS: dict[str, float] = {
     "availability": 0.05,
     "experience": 0.05,
 }
-
-# Smoothing of the rating history: a cleaner with no review sits at the prior, neither top nor
-# bottom; each review moves them 1/(n + PRIOR_REVIEWS) of the way to their own mean.
-PRIOR_REVIEWS = 5
-PRIOR_RATING = 7.0  # on the 1-10 scale; `cleaner_scores_refresh` replaces it by the marketplace mean
-PRIOR_JOBS = 5
-PRIOR_RELIABILITY = 0.9
-
-
-def smoothed_quality(rating_sum: np.ndarray, review_count: np.ndarray, prior_rating: float = PRIOR_RATING) -> np.ndarray:
-    """Bayesian mean of the 1-10 ratings, mapped to [0, 1]."""
-    mean = (rating_sum + PRIOR_REVIEWS * prior_rating) / (review_count + PRIOR_REVIEWS)
-    return np.clip((mean - 1.0) / 9.0, 0.0, 1.0)
-
-
-def smoothed_reliability(
-    completed: np.ndarray, assigned: np.ndarray, cancelled_by_cleaner: np.ndarray, on_time: np.ndarray, reviews: np.ndarray
-) -> np.ndarray:
-    """Completion and punctuality, each smoothed towards a prior, then averaged."""
-    completion = (completed + PRIOR_JOBS * PRIOR_RELIABILITY) / (assigned + PRIOR_JOBS)
-    cancel_penalty = cancelled_by_cleaner / (assigned + PRIOR_JOBS)
-    punctuality = (on_time + PRIOR_JOBS * PRIOR_RELIABILITY) / (reviews + PRIOR_JOBS)
-    return np.clip(0.5 * completion + 0.5 * punctuality - cancel_penalty, 0.0, 1.0)
-
 
 def rule_components(pair: dict[str, np.ndarray], cleaner: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Each component in [0, 1]; higher is better."""

@@ -22,36 +22,17 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Q
 from django.utils import timezone
 
-from app.recommendations.models import CleanerRecommendation, JobRecommendation, ModelHealthCheck, ModelVersion
+from app.recommendations.models import ModelHealthCheck, ModelVersion
 from app.recommendations.registry import GATE_METRICS, gate_metrics, gate_scorer
+from app.recommendations.stats import online_rates
+from app.webhooks.services import webhook_alert_send
 
 logger = logging.getLogger(__name__)
 
 WINDOW = timedelta(days=7)
 EVENT_MODEL_DEGRADED = "model.degraded"
-
-# name: (table, the flag of the denominator, the flag of the numerator)
-RATES = {
-    "job_view_to_bid": (JobRecommendation, "was_viewed", "was_bid_placed"),
-    "job_bid_to_accepted": (JobRecommendation, "was_bid_placed", "was_bid_accepted"),
-    "cleaner_view_to_hire": (CleanerRecommendation, "was_viewed", "was_hired"),
-}
-
-
-def online_rates(*, since: datetime, until: datetime) -> dict:
-    """Each funnel rate of the recommendations created in [since, until): hits / n, with both counts."""
-    rates = {}
-    for name, (table, of, hit) in RATES.items():
-        counts = table.objects.filter(created_at__gte=since, created_at__lt=until, **{of: True}).aggregate(
-            n=Count("pk"), hits=Count("pk", filter=Q(**{hit: True}))
-        )
-        n, hits = counts["n"], counts["hits"]
-        rates[name] = {"n": n, "hits": hits, "rate": hits / n if n else None}
-    return {"since": since.isoformat(), "until": until.isoformat(), "rates": rates}
-
 
 def relative_drop(before: float | None, now: float | None) -> float | None:
     """How far `now` fell below `before`, as a share of `before`; None when not comparable."""
@@ -95,8 +76,6 @@ def model_health_check(
     `evaluate(version)` returns the version's evaluation on the latest validation slice
     (model_train's format), or None when there is too little data; None skips the offline part.
     """
-    from app.webhooks.services import webhook_alert_send  # webhooks imports the recommendations app
-
     now = now or timezone.now()
     active = ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).first()
     if active is None:

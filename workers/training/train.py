@@ -1,6 +1,6 @@
 """Train, evaluate and store a hybrid model from the marketplace tables.
 
-The glue between the data layer (`app.recommendations.training_data`, tables to arrays) and
+The glue between the data layer (`workers.training.data`, tables to arrays) and
 the Django-free ML layer (`workers.ml`). Used by `manage.py train_recommendation_model` and by
 the retrain task. Evaluation puts the model, the ensemble, the rule-based scorer and a random
 order side by side on the same validation jobs, and measures the ceiling: the R² that the
@@ -18,15 +18,16 @@ import numpy as np
 import torch
 from django.conf import settings
 
-from app.recommendations import features as F
 from app.recommendations import registry
-from app.recommendations.model_manager import active_version_write
+from app.recommendations.model_pointer import active_version_write
 from app.recommendations.models import ModelVersion
-from app.recommendations.scoring import rule_components, rule_score
-from app.recommendations.training_data import Pairs, TrainingSet, expected_ratings, training_set_load
 from workers.ml.hybrid import EpochStats, HybridModel, InteractionArrays, predict, train_hybrid
 from workers.ml.metrics import ranking_metrics, rating_metrics
 from workers.ml.store import save_model
+from workers.recommend import features as F
+from workers.recommend.scoring import rule_components, rule_score
+from workers.training import gate, versions
+from workers.training.data import Pairs, TrainingSet, expected_ratings, training_set_load
 
 RANDOM_ORDER_SEED = 12345
 
@@ -125,7 +126,7 @@ def model_train(
         if ModelVersion.objects.filter(version=version).exists():
             raise ValueError(f"model version {version} is already in the registry; choose another version")
         # Before loading: whatever arrives during training is new data for the next retrain.
-        cutoff = registry.training_data_cutoff()
+        cutoff = gate.training_data_cutoff()
     started = time.perf_counter()
     data = training_set_load(val_fraction=val_fraction)
     loaded = time.perf_counter()
@@ -159,11 +160,11 @@ def model_train(
             training = {**summary, **{k: v for k, v in result.metrics.items() if not k.startswith("val_")}}
             # The per-epoch curves for /ops/: the web has no models volume to read the metadata from.
             training["history"] = [asdict(stats) for stats in result.history]
-            registry.model_version_register(version=version, metrics=evaluation, training_data=training, cutoff=cutoff)
+            versions.model_version_register(version=version, metrics=evaluation, training_data=training, cutoff=cutoff)
             report.registered_status = registry.Status.CANDIDATE
         if activate and register:
             registry.model_version_activate(
-                version=version, by=None, check_files=registry.model_files_check_local,
+                version=version, by=None, check_files=versions.model_files_check_local,
                 decision={"verdict": "promote", "reason": "activated by the training command"},
             )
             report.registered_status = registry.Status.ACTIVE

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from app.marketplace.models import SERVICE_TYPES, CleanerProfile, CleaningJob
-from app.recommendations import selectors
+from workers.recommend import candidates
 
 # How far the cleaner's own rate pulls the suggestion from the market's (0 = market only).
 OWN_RATE_WEIGHT = 0.35
@@ -41,8 +41,8 @@ def _comparables(service: str) -> np.ndarray:
 
 
 def bid_suggestion(*, job: CleaningJob, cleaner: CleanerProfile) -> dict:
-    context = selectors.job_context(job_id=job.pk)
-    cleaner_cols = selectors.cleaner_columns(cleaner_id=cleaner.pk)
+    context = candidates.job_context(job_id=job.pk)
+    cleaner_cols = candidates.cleaner_columns(cleaner_id=cleaner.pk)
     duration = max(context["duration_hours"], 0.25)
     own_rate = float(cleaner.hourly_rate)
     quality = float(cleaner_cols["quality"][0])

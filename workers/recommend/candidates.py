@@ -19,8 +19,8 @@ from app.marketplace.models import (
     ClientProfile,
     mask_to_services,
 )
-from app.recommendations.features import PROPERTY_TYPES, distance_km
-from app.recommendations.scoring import PRIOR_RATING, PRIOR_RELIABILITY, smoothed_quality
+from app.recommendations.cleaner_scores import PRIOR_RATING, PRIOR_RELIABILITY, smoothed_quality
+from workers.recommend.features import PROPERTY_TYPES, distance_km
 
 MAX_OPEN_JOBS_SCANNED = 2000
 BUSY_STATUSES = (CleaningJob.Status.ASSIGNED, CleaningJob.Status.IN_PROGRESS)

@@ -23,11 +23,11 @@ import numpy as np
 from django.conf import settings
 
 from app.marketplace.models import CleanerProfile, CleaningJob
-from app.recommendations import features as F
-from app.recommendations import selectors
-from app.recommendations.model_manager import ModelManager, torch_available
 from app.recommendations.models import Mode
-from app.recommendations.scoring import rule_components, rule_score
+from workers.recommend import candidates
+from workers.recommend import features as F
+from workers.recommend.model_manager import ModelManager, torch_available
+from workers.recommend.scoring import rule_components, rule_score
 
 logger = logging.getLogger(__name__)
 
@@ -167,10 +167,10 @@ class RecommendationEngine:
     def score_cleaners_for_job(
         self, job: CleaningJob, limit: int = 10, *, mode: str | None = None, model_version: str | None = None
     ) -> Scored:
-        from app.recommendations.cleaner_cache import cleaner_table
+        from workers.recommend.cleaner_table import cleaner_table
 
-        context = selectors.job_context_of(job)
-        cleaners = selectors.candidate_cleaners_for_job(job=job, context=context, cleaners=cleaner_table.get())
+        context = candidates.job_context_of(job)
+        cleaners = candidates.candidate_cleaners_for_job(job=job, context=context, cleaners=cleaner_table.get())
         job_cols = F.broadcast_job(context, len(cleaners["cleaner_id"]))
         scored = self.score_pairs(job_cols, cleaners, mode=mode, model_version=model_version)
         return self._top(cleaners["cleaner_id"], scored, limit)
@@ -178,10 +178,10 @@ class RecommendationEngine:
     def score_jobs_for_cleaner(
         self, cleaner: CleanerProfile, limit: int = 10, *, mode: str | None = None, model_version: str | None = None
     ) -> Scored:
-        jobs = selectors.open_jobs_for_cleaner(cleaner=cleaner)
+        jobs = candidates.open_jobs_for_cleaner(cleaner=cleaner)
         n = len(jobs)
         job_cols = {key: np.array([j[key] for j in jobs], dtype=np.float64) for key in F.JOB_COLUMNS}
-        one = selectors.cleaner_columns(cleaner_id=cleaner.pk)
+        one = candidates.cleaner_columns(cleaner_id=cleaner.pk)
         cleaner_cols = F.take(one, np.zeros(n, dtype=np.int64))
         scored = self.score_pairs(job_cols, cleaner_cols, mode=mode, model_version=model_version)
         return self._top(job_cols["job_id"].astype(np.int64), scored, limit)
@@ -199,6 +199,6 @@ class RecommendationEngine:
         return [{"job": jobs[row.pop("id")], **row} for row in scored.rows()]
 
     def suggest_bid(self, job: CleaningJob, cleaner: CleanerProfile) -> dict:
-        from app.recommendations.bidding import bid_suggestion
+        from workers.recommend.bidding import bid_suggestion
 
         return bid_suggestion(job=job, cleaner=cleaner)

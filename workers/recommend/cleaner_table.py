@@ -46,7 +46,7 @@ class CleanerTable:
         stale = time.monotonic() - self._loaded_at > CLEANER_TABLE_MAX_AGE
         if self._columns is None or version != self._version or stale:
             with self._lock:
-                from app.recommendations.selectors import active_cleaner_columns
+                from workers.recommend.candidates import active_cleaner_columns
 
                 self._columns = active_cleaner_columns()
                 self._version = version

@@ -1,33 +1,32 @@
-"""Which neural model is active, and the loaded copy this process serves from.
+"""The loaded copy of the neural model this worker process serves from.
 
-The active version is named by the registry's Redis key `recsvc:model:active` (set by
-`registry.model_version_activate`, so a web process without the models volume can activate),
-and, as a fallback when the key is absent or Redis unreachable, by the `ACTIVE` file in the
-models directory. `refresh()` costs one Redis GET per task (plus a stat on the file path).
-
-No torch at import time: the store is imported when a model is loaded, so the web (which
-never loads one) and a worker without torch can both import this module. A worker loads the
-active model once when its process starts; `refresh()` swaps in a new version atomically
+Which version is active is read from the pointer (app/recommendations/model_pointer.py): the
+registry's Redis key, one GET per task, with the `ACTIVE` file as the fallback. A worker loads
+the active model once when its process starts; `refresh()` swaps in a new version atomically
 (the old model keeps serving until the new one is ready) and keeps the old one on any error.
+torch is imported only when a model is loaded, so a worker without torch still serves
+rule-based.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
+from app.recommendations.model_pointer import (
+    ACTIVE_POINTER,
+    active_version_published,
+    active_version_read,
+    forget_cached_answers,
+    models_dir,
+)
 
 logger = logging.getLogger(__name__)
 
-ACTIVE_POINTER = "ACTIVE"
-ACTIVE_KEY = "recsvc:model:active"  # the registry's pointer; wins over the ACTIVE file
 # A version named by the Redis key that failed to load is tried again after this long, not on
 # every task: reading and hashing a file per task would slow every request down.
 RETRY_REFUSED_AFTER = 30.0
@@ -40,53 +39,6 @@ def torch_available() -> bool:
     except ImportError:
         return False
     return True
-
-
-def models_dir() -> Path:
-    return Path(settings.RECOMMENDATION_MODELS_DIR)
-
-
-def active_version_read(directory: Path | None = None) -> str | None:
-    """The version named in `<models dir>/ACTIVE`, or None when nothing was activated yet."""
-    path = (directory or models_dir()) / ACTIVE_POINTER
-    try:
-        version = path.read_text().strip()
-    except FileNotFoundError:
-        return None
-    return version or None
-
-
-def active_version_write(version: str, directory: Path | None = None) -> None:
-    directory = directory or models_dir()
-    directory.mkdir(parents=True, exist_ok=True)
-    # Atomic: workers poll this file, and must never read half of it.
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".ACTIVE.")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(version + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, directory / ACTIVE_POINTER)
-    _forget_cached_answers()
-
-
-def active_version_published() -> str | None:
-    """The version the registry's Redis key names; None when it is unset or Redis is unreachable."""
-    from app.common.redis_client import client
-
-    try:
-        value = client().get(ACTIVE_KEY)
-    except Exception:  # noqa: BLE001 - fall back to the file; the broker is down too, so no task waits on us
-        logger.warning("Redis unreachable: reading the active model version from the ACTIVE file")
-        return None
-    return value.decode() if value else None
-
-
-def _forget_cached_answers() -> None:
-    """Cached answers of the previous model are stale. Bumped on activation and again by each
-    worker when it swaps models, so nothing computed by a not-yet-swapped worker survives."""
-    from app.recommendations.cache import generation_bump
-
-    generation_bump("model")
 
 
 @dataclass(frozen=True)
@@ -148,7 +100,7 @@ class ModelManager:
                 # The operator deactivated every model: serve rule-based from now on.
                 logger.warning("no active model any more: unloading %s", self._loaded.version)
                 self._loaded = None
-                _forget_cached_answers()
+                forget_cached_answers()
             return False
         if self._loaded and self._loaded.version == wanted:
             return True
@@ -174,8 +126,8 @@ class ModelManager:
         if not torch_available():
             self.last_error = "PyTorch is not installed"
             return None
-        from app.recommendations.features import FEATURE_SCHEMA
         from workers.ml.store import ModelStoreError, load_model
+        from workers.recommend.features import FEATURE_SCHEMA
 
         try:
             model, metadata = load_model(self.directory, version, expected_features=FEATURE_SCHEMA)
@@ -195,6 +147,6 @@ class ModelManager:
                 return self._loaded is not None
             self._loaded = loaded
             self.last_error = None
-            _forget_cached_answers()
+            forget_cached_answers()
             logger.info("loaded model version %s from %s", version, self.directory)
             return True

@@ -18,7 +18,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts) -> None:  # noqa: ANN002, ANN003
         try:
-            from workers.training import model_train
+            from workers.training.train import model_train
         except ImportError as exc:
             raise CommandError(f"training needs the worker's dependencies (PyTorch): {exc}") from exc
         from app.recommendations.registry import ModelFilesUnusable

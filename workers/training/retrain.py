@@ -20,12 +20,13 @@ from django.conf import settings
 from django.utils import timezone
 
 from app.recommendations import registry
-from app.recommendations.features import FEATURE_SCHEMA
-from app.recommendations.model_manager import active_version_read, models_dir
+from app.recommendations.model_pointer import active_version_read, models_dir
 from app.recommendations.models import ModelVersion
-from app.recommendations.training_data import TrainingSet, training_set_load
 from workers.ml.store import ModelStoreError, load_model, metadata_path, weights_path
-from workers.training import evaluate, model_train
+from workers.recommend.features import FEATURE_SCHEMA
+from workers.training import gate, versions
+from workers.training.data import TrainingSet, training_set_load
+from workers.training.train import evaluate, model_train
 
 logger = logging.getLogger(__name__)
 
@@ -86,8 +87,8 @@ def model_retrain(
 
 def _retrain(*, force: bool, epochs: int | None, learning_rate: float | None, seed: int | None,
              now: datetime | None) -> dict:
-    latest = registry.model_version_latest_trained()
-    new = registry.training_data_new_since(latest)
+    latest = gate.model_version_latest_trained()
+    new = gate.training_data_new_since(latest)
     if latest is not None and not force and not new["reviews"] and not new["feedback"]:
         detail = (
             f"skipped: no new completed jobs with reviews and no new applied feedback since version "
@@ -118,7 +119,7 @@ def _retrain(*, force: bool, epochs: int | None, learning_rate: float | None, se
             # Its files are unusable: the workers cannot be serving it either.
             champion_error = str(exc)
             logger.error("champion %s cannot be evaluated: %s", champion_version, exc)
-    decision = registry.promotion_decide(
+    decision = gate.promotion_decide(
         candidate=report.evaluation, champion=champion_eval, champion_version=champion_version if champion_eval else None,
     )
     decision.update({
@@ -132,7 +133,7 @@ def _retrain(*, force: bool, epochs: int | None, learning_rate: float | None, se
     if decision["verdict"] == "promote":
         try:
             registry.model_version_activate(
-                version=version, by=None, decision=decision, check_files=registry.model_files_check_local
+                version=version, by=None, decision=decision, check_files=versions.model_files_check_local
             )
             status = "promoted"
         except registry.ModelFilesUnusable as exc:
@@ -141,11 +142,11 @@ def _retrain(*, force: bool, epochs: int | None, learning_rate: float | None, se
             # The gate said yes but the workers could not be told: it stays a candidate, which
             # an operator can activate once Redis is back.
             ModelVersion.objects.filter(version=version).update(
-                decision=registry.json_safe({**decision, "activation_error": str(exc)})
+                decision=versions.json_safe({**decision, "activation_error": str(exc)})
             )
             logger.error("retrain: %s passed the gate but could not be activated: %s", version, exc)
             return {"status": "failed", "version": version, "detail": f"passed the gate; activation failed: {exc}"}
     if status == "rejected":
-        registry.model_version_reject(version=version, decision=decision)
+        versions.model_version_reject(version=version, decision=decision)
     logger.info("retrain: %s %s: %s", status, version, decision["reason"])
     return {"status": status, "version": version, "detail": decision["reason"]}

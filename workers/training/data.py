@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.marketplace.models import SERVICE_TYPES, Bid, CleanerProfile, CleaningJob
-from app.recommendations.features import CLEANER_COLUMNS, JOB_COLUMNS, PROPERTY_TYPES, take
-from app.recommendations.scoring import smoothed_quality, smoothed_reliability
+from app.recommendations.cleaner_scores import smoothed_quality, smoothed_reliability
+from workers.recommend.features import CLEANER_COLUMNS, JOB_COLUMNS, PROPERTY_TYPES, take
 
 _JOB_FIELDS = (
     "id", "client_id", "property__lat", "property__lng", "service_type", "scheduled_start",
