@@ -22,6 +22,9 @@ checksum (``TamperedModelError``), torch can read them without unpickling code
 (``CorruptModelError``), the features match what the caller will feed
 (``IncompatibleModelError``), and the tensors fit the network exactly. Every error
 names the file and says what to do; the usual answer is to retrain.
+
+``json_safe`` is how the metadata becomes valid JSON (NaN and infinity become null);
+it is public so other worker code can write JSON the same way.
 """
 
 from __future__ import annotations
@@ -107,7 +110,7 @@ def save_model(
     document["history"] = [asdict(stats) for stats in history]
     document["extra"] = extra_metadata or {}
     # default=str: a datetime or Path in extra_metadata is recorded as text, not refused.
-    text = json.dumps(_json_safe(document), indent=2, allow_nan=False, default=str)
+    text = json.dumps(json_safe(document), indent=2, allow_nan=False, default=str)
     _write_atomically(metadata, text.encode("utf-8"))
     return weights, metadata
 
@@ -180,6 +183,23 @@ def list_versions(models_dir: str | Path) -> list[str]:
         if match and _VERSION_PATTERN.fullmatch(match["version"]):
             versions.append(match["version"])
     return sorted(versions, key=_natural_key)
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` as plain JSON data: NaN and infinity become None (JSON has neither).
+
+    Goes through dicts (keys become strings), lists, tuples and numpy arrays;
+    numpy scalars become Python ones. Anything else is returned as it is.
+    """
+    if isinstance(value, dict):
+        return {str(key): json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [json_safe(item) for item in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _metadata_document(model: HybridModel, version: str, weights_name: str, weights_bytes: bytes) -> dict[str, Any]:
@@ -289,16 +309,3 @@ def _checked_version(version: str) -> str:
 def _natural_key(version: str) -> list[str | int]:
     # re.split with a group alternates text and digits, so parts line up by type.
     return [int(part) if i % 2 else part for i, part in enumerate(re.split(r"(\d+)", version))]
-
-
-def _json_safe(value: Any) -> Any:
-    """Turn numpy values into plain ones, and NaN or infinity into null."""
-    if isinstance(value, dict):
-        return {str(key): _json_safe(item) for key, item in value.items()}
-    if isinstance(value, list | tuple | np.ndarray):
-        return [_json_safe(item) for item in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
