@@ -1,4 +1,4 @@
-"""The web process never imports torch or the worker's ML code."""
+"""The web process never imports torch or the worker's code, and its image does not ship them."""
 
 import subprocess
 import sys
@@ -23,6 +23,7 @@ from workers.celery import app as celery_app
 celery_app.loader.import_default_modules  # noqa: B018 - attribute only, no call
 heavy = sorted(m for m in sys.modules if m == "torch" or m.startswith(("torch.", "workers.ml", "workers.tasks")))
 print("HEAVY=" + ",".join(heavy))
+print("WORKER=" + ",".join(sorted(m for m in sys.modules if m == "workers" or m.startswith("workers."))))
 """
 
 
@@ -34,6 +35,20 @@ def test_it_serves_the_web_without_importing_torch() -> None:
     assert out.returncode == 0, out.stderr
     line = [x for x in out.stdout.splitlines() if x.startswith("HEAVY=")][0]
     assert line == "HEAVY=", f"the web side imported {line[6:]}: keep torch and workers.ml out of app/ imports"
+    loaded = set([x for x in out.stdout.splitlines() if x.startswith("WORKER=")][0][7:].split(","))
+    assert loaded <= WEB_LOADS_FROM_WORKERS, f"a web process loaded worker modules {sorted(loaded - WEB_LOADS_FROM_WORKERS)}"
+
+
+# The Celery app, its transport, the shared names and the app registering the worker's commands.
+WEB_LOADS_FROM_WORKERS = {"workers", "workers.apps", "workers.broker", "workers.celery", "workers.names"}
+
+
+def test_the_web_image_ships_no_model_code() -> None:
+    copies = [line.split()[1] for line in (ROOT / "Dockerfile.web").read_text().splitlines() if line.startswith("COPY ")]
+    worker_parts = [c for c in copies if c.startswith("workers")]
+    assert worker_parts, "the web image runs the webhooks worker: it needs the Celery app and the tasks"
+    assert "workers/" not in worker_parts, "copy the parts of workers/ the web image runs, not all of it"
+    assert not [c for c in worker_parts if c.startswith(("workers/ml", "workers/recommend", "workers/training"))]
 
 
 def test_the_wsgi_module_loads_the_views_and_freezes_them_out_of_the_collectors_sight() -> None:

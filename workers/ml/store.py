@@ -46,14 +46,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from workers import names
 from workers.ml.hybrid import FEATURE_SIDES, EpochStats, HybridConfig, HybridModel, build_model
 
 # 1: first format (state dict + JSON metadata with vocabularies and normalisation).
 FORMAT_VERSION = 1
-MODEL_NAME = "hybrid_recommendation"
 
-_VERSION_PATTERN = re.compile(r"[0-9A-Za-z._-]{1,64}")
-_METADATA_PATTERN = re.compile(rf"{MODEL_NAME}_v(?P<version>.+)_metadata\.json")
 
 
 class ModelStoreError(Exception):
@@ -77,11 +75,11 @@ class IncompatibleModelError(ModelStoreError):
 
 
 def weights_path(models_dir: str | Path, version: str) -> Path:
-    return Path(models_dir) / f"{MODEL_NAME}_v{_checked_version(version)}.pt"
+    return Path(models_dir) / names.model_weights_file(_checked_version(version))
 
 
 def metadata_path(models_dir: str | Path, version: str) -> Path:
-    return Path(models_dir) / f"{MODEL_NAME}_v{_checked_version(version)}_metadata.json"
+    return Path(models_dir) / names.model_metadata_file(_checked_version(version))
 
 
 def save_model(
@@ -179,8 +177,8 @@ def list_versions(models_dir: str | Path) -> list[str]:
         return []
     versions = []
     for entry in directory.iterdir():
-        match = _METADATA_PATTERN.fullmatch(entry.name)
-        if match and _VERSION_PATTERN.fullmatch(match["version"]):
+        match = names.MODEL_METADATA_PATTERN.fullmatch(entry.name)
+        if match and names.model_version_valid(match["version"]):
             versions.append(match["version"])
     return sorted(versions, key=_natural_key)
 
@@ -215,7 +213,7 @@ def _metadata_document(model: HybridModel, version: str, weights_name: str, weig
     }
     return {
         "format_version": FORMAT_VERSION,
-        "model": MODEL_NAME,
+        "model": names.MODEL_NAME,
         "version": version,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "torch_version": str(torch.__version__),
@@ -299,7 +297,7 @@ def _fsync_directory(directory: Path) -> None:
 
 
 def _checked_version(version: str) -> str:
-    if not isinstance(version, str) or not _VERSION_PATTERN.fullmatch(version):
+    if not names.model_version_valid(version):
         raise ValueError(
             f"Invalid model version {version!r}: use 1 to 64 characters from letters, digits, '.', '_' and '-'."
         )

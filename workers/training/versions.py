@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import logging
-import math
 from datetime import datetime
 
 from app.recommendations.model_pointer import models_dir
 from app.recommendations.models import ModelVersion
+from workers.ml.store import json_safe
 
 logger = logging.getLogger(__name__)
 
 Status = ModelVersion.Status
-
-
-def json_safe(value: object) -> object:
-    """NaN and infinity become null: PostgreSQL's jsonb refuses them (NDCG is NaN without groups)."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def model_files_check_local(version: str) -> str | None:
