@@ -14,4 +14,9 @@ class User(AbstractUser):
 
     @property
     def is_operator(self) -> bool:
-        return self.role == self.Role.OPERATOR or self.is_superuser
+        return self.operates(role=self.role, is_superuser=self.is_superuser)
+
+    @classmethod
+    def operates(cls, *, role: str, is_superuser: bool) -> bool:
+        """The operator rule, for a user row and for the authentication cache's record of one."""
+        return role == cls.Role.OPERATOR or is_superuser

@@ -3,6 +3,8 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
+from app.common.tasks import QueueUnavailable
+
 from . import registry
 from .models import (
     BidSuggestion,
@@ -120,7 +122,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
                 task_id = registry.model_retrain_enqueue()
             except registry.RetrainAlreadyRunning as exc:
                 self.message_user(request, f"Not queued: {exc}.", messages.WARNING)
-            except registry.QueueUnavailable:
+            except QueueUnavailable:
                 self.message_user(request, "Not queued: the task queue is unavailable.", messages.ERROR)
             else:
                 self.message_user(request, f"Retrain queued (task {task_id}); the new version appears here when done.")

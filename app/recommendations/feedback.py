@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from django.db import models, transaction
 
 from app.accounts.models import User
+from app.common.tasks import QueueUnavailable, task_send
 from app.recommendations.models import (
     CleanerRecommendation,
     JobRecommendation,
@@ -130,20 +131,18 @@ def feedback_enqueue(*, ids: list[int], queue: str | None = None) -> bool:
     broker outage must not turn an accepted batch into an error. `queue` overrides the
     routing (tests use a private queue that only their own worker consumes).
     """
-    from workers.celery import app
-
     try:
         # ignore_result: nobody waits for it, and with a result backend the Redis backend
         # subscribes on send, which retries for ~20 s when Redis is down. One quick retry only:
         # the sweeper is the real retry.
-        app.send_task(
+        task_send(
             names.FEEDBACK_APPLY,
             args=[ids],
             queue=queue,
             ignore_result=True,
             retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.2},
         )
-    except Exception:  # any broker failure: the rows are safe, the sweeper will pick them up
+    except QueueUnavailable:  # the rows are safe: the sweeper will pick them up
         logger.exception("could not enqueue %d feedback events (first id %s); the sweeper will retry", len(ids), ids[0])
         return False
     return True

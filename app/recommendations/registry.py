@@ -30,6 +30,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from app.common.redis_client import client
+from app.common.tasks import QueueUnavailable, task_send
 from app.recommendations.cache import generation_bump
 from app.recommendations.model_pointer import ACTIVE_KEY, active_version_read, active_version_write, models_dir
 from app.recommendations.models import ModelVersion
@@ -64,10 +65,6 @@ class RetrainAlreadyRunning(Exception):
     def __init__(self, holder: str) -> None:
         super().__init__(f"a retrain is already queued or running (task {holder})")
         self.holder = holder
-
-
-class QueueUnavailable(Exception):
-    """The broker did not take the retrain task."""
 
 
 # Selectors ---------------------------------------------------------------------------------
@@ -115,11 +112,9 @@ def gate_metrics(evaluation: dict | None, scorer: str) -> dict[str, float | None
 
 def model_files_check_remote(version: str) -> str | None:
     """Ask a serving worker to load the version; the reason it cannot, or None."""
-    from workers.celery import app
-
     timeout = settings.RECOMMENDATION_MODEL_CHECK_TIMEOUT
     try:
-        answer = app.send_task(names.MODEL_VERSION_CHECK, args=[version]).get(timeout=timeout)
+        answer = task_send(names.MODEL_VERSION_CHECK, args=[version]).get(timeout=timeout)
     except Exception as exc:  # broker down, or no worker answered in time
         raise ActivationUnavailable(
             f"no worker confirmed within {timeout:g} s that it can load version {version}; retry shortly"
@@ -240,9 +235,7 @@ def retrain_lock_holder() -> str | None:
 
 
 def _send(task: str, **options) -> None:  # noqa: ANN003
-    from workers.celery import app
-
-    app.send_task(task, **options)
+    task_send(task, **options)
 
 
 def model_retrain_enqueue(*, force: bool = False) -> str:

@@ -11,6 +11,7 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
+from app.common.tasks import QueueUnavailable, task_send
 from app.marketplace.models import CleanerProfile, CleaningJob
 from app.recommendations.experiments import Assignment, experiment_assign
 from app.recommendations.models import (
@@ -31,11 +32,9 @@ TASK_FOR_KIND = {
 
 
 def _enqueue(req: RecommendationRequest) -> None:
-    from workers.celery import app
-
     # ignore_result: the answer travels through results.py; otherwise the result backend would
     # subscribe to the task's result channel on every send (an extra Redis round trip or two).
-    app.send_task(TASK_FOR_KIND[req.kind], args=[str(req.id)], task_id=str(req.id), ignore_result=True)
+    task_send(TASK_FOR_KIND[req.kind], args=[str(req.id)], task_id=str(req.id), ignore_result=True)
 
 
 def recommendation_request_create(
@@ -83,7 +82,3 @@ def _enqueue_or_fail(req: RecommendationRequest) -> None:
             status=Status.FAILED, error="the task queue was unavailable", finished_at=timezone.now()
         )
         raise QueueUnavailable from exc
-
-
-class QueueUnavailable(Exception):
-    """The broker did not take the task; the request was marked failed."""

@@ -25,6 +25,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
+from app.common.tasks import task_send
 from app.observability import context as observability_context
 from app.recommendations.models import RecommendationRequest
 from app.webhooks import sending
@@ -90,9 +91,7 @@ def _msg_id(event_type: str, request_id: uuid.UUID, target: str) -> str:
 
 
 def _enqueue(delivery_id: int, countdown: float | None = None) -> None:
-    from workers.celery import app
-
-    app.send_task(names.WEBHOOK_DELIVER, args=[delivery_id], countdown=countdown, ignore_result=True)
+    task_send(names.WEBHOOK_DELIVER, args=[delivery_id], countdown=countdown, ignore_result=True)
 
 
 def webhook_deliveries_create_for_request(*, request: RecommendationRequest, has_endpoints: bool | None = None) -> list[int]:

@@ -17,7 +17,7 @@ from app.webhooks.models import WebhookDelivery, WebhookEndpoint
 from tests import factories as f
 from tests.lifecycle.conftest import train
 from workers import names
-from workers.training import versions
+from workers.training import versions as trained_versions
 from workers.training.health import model_health_check
 from workers.training.retrain import active_model_evaluate
 
@@ -43,7 +43,7 @@ def test_it_alerts_operators_when_the_online_rates_drop(marketplace, celery_work
     # A month before the promotion: 40% of viewed jobs got a bid.
     _job_recommendations(viewed=100, bids=40, accepted=20, days_ago=12)
     version = train().version
-    registry.model_version_activate(version=version, by=None, check_files=versions.model_files_check_local)
+    registry.model_version_activate(version=version, by=None, check_files=trained_versions.model_files_check_local)
     baseline = ModelVersion.objects.get(version=version).baseline["rates"]
     assert baseline["job_view_to_bid"] == {"n": 100, "hits": 40, "rate": 0.4}
 
@@ -82,7 +82,7 @@ def test_it_alerts_operators_when_the_online_rates_drop(marketplace, celery_work
 
 def test_it_alerts_on_an_offline_drop_and_ignores_thin_volumes(marketplace, settings) -> None:
     version = train().version
-    registry.model_version_activate(version=version, by=None, check_files=versions.model_files_check_local)
+    registry.model_version_activate(version=version, by=None, check_files=trained_versions.model_files_check_local)
     _job_recommendations(viewed=10, bids=0, accepted=0, days_ago=1)  # a 100% drop, but on 10 views only
 
     check = model_health_check(evaluate=lambda v: {"r2": 0.0, "ranking": {"ensemble": {"pairwise_accuracy": 0.3,

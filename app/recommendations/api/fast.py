@@ -26,23 +26,24 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from app.accounts.models import User
 from app.api.authentication import throttle_ident, token_from_header, token_lookup
 from app.api.throttling import COUNTED, RedisUserRateThrottle
 from app.observability.metrics import cache_lookup_record
+from app.recommendations.api.serializers import RecommendationInput
 from app.recommendations.cache import CacheLookup, cache_lookup, cache_lookup_keys, cache_lookup_read
-from app.recommendations.experiments import experiment_assign_for_user
-from app.recommendations.models import Mode, RecommendationRequest
+from app.recommendations.models import RecommendationRequest
+from app.recommendations.questions import may_ask_about_own, own_question
 
 Kind = RecommendationRequest.Kind
 
 # A plain question's body is a few dozen bytes; anything longer takes the full path.
 _MAX_BODY = 1024
-_MODES = frozenset(["", *Mode.values])
 _JSON_RANGES = frozenset(["*/*", "application/*", "application/json"])
 _UTF8 = frozenset([None, "utf-8", "utf8", "UTF-8", "UTF8"])  # a body's declared charset (None: none)
 # Where the cache lookup's answer is left on the Django request: (question, CacheLookup).
@@ -79,6 +80,28 @@ def _remember(request: HttpRequest, question: dict, found: CacheLookup) -> Cache
     return found
 
 
+@dataclass(frozen=True)
+class PlainInput:
+    """What a plain body may hold, read from the view's input serializer (one source of truth)."""
+
+    fields: frozenset[str]
+    limit_default: int
+    limit_min: int
+    limit_max: int
+    mode_default: str
+    modes: frozenset[str]
+
+
+@lru_cache(maxsize=1)
+def plain_input() -> PlainInput:
+    fields = RecommendationInput().fields
+    limit, mode = fields["limit"], fields["mode"]
+    return PlainInput(
+        fields=frozenset(fields), limit_default=limit.default, limit_min=limit.min_value, limit_max=limit.max_value,
+        mode_default=mode.default, modes=frozenset(mode.choices) | ({""} if mode.allow_blank else set()),
+    )
+
+
 def _plain_question(request: HttpRequest) -> tuple[int, str] | None:
     """(limit, mode) of a body the input serializer would accept as is; None for anything else."""
     if request.META.get("QUERY_STRING") or not _accepts_json(request.META.get("HTTP_ACCEPT")):
@@ -97,12 +120,14 @@ def _plain_question(request: HttpRequest) -> tuple[int, str] | None:
             data = json.loads(request.body.decode("utf-8"), parse_constant=_refuse)
         except ValueError:
             return None
-    if not isinstance(data, dict) or not data.keys() <= {"limit", "mode", "callback_url"}:
+    rules = plain_input()
+    # callback_url: a caller who asked for a callback gets one, so only its absence is plain.
+    if not isinstance(data, dict) or not data.keys() <= rules.fields or data.get("callback_url", "") != "":
         return None
-    limit, mode = data.get("limit", 10), data.get("mode", "")
-    if type(limit) is not int or not 1 <= limit <= settings.RECOMMENDATION_MAX_LIMIT:
+    limit, mode = data.get("limit", rules.limit_default), data.get("mode", rules.mode_default)
+    if type(limit) is not int or not rules.limit_min <= limit <= rules.limit_max:
         return None
-    if type(mode) is not str or mode not in _MODES or data.get("callback_url", "") != "":
+    if type(mode) is not str or mode not in rules.modes:
         return None
     return limit, mode
 
@@ -131,9 +156,8 @@ def answer_from_cache(
     ident = throttle_ident(key)
 
     def question(user_id: int) -> dict:
-        assignment = experiment_assign_for_user(user_id=user_id, mode=mode)
-        return {"kind": kind, "user_id": user_id, "job_id": job_id, "cleaner_id": cleaner_id, "limit": limit,
-                "mode": assignment.cache_mode}
+        return own_question(kind=kind, user_id=user_id, job_id=job_id, cleaner_id=cleaner_id, limit=limit,
+                            mode=mode)[0]
 
     # The cache lookup rides in the token's round trip when this process knows the token's user.
     guess = _token_users.get(ident)
@@ -146,10 +170,10 @@ def answer_from_cache(
     counted = getattr(request, COUNTED, None)
     if counted is not None and counted[1] > RedisUserRateThrottle().num_requests:
         return None  # the view answers 429
-    if not user["is_active"] or user["is_superuser"] or user["role"] == User.Role.OPERATOR:
-        return None
-    if kind == Kind.CLEANERS_FOR_JOB and user["role"] != User.Role.CLIENT:
-        return None
+    if not user["is_active"] or User.operates(role=user["role"], is_superuser=user["is_superuser"]):
+        return None  # operators ask on others' behalf: the view loads the subject
+    if not may_ask_about_own(kind=kind, role=user["role"]):
+        return None  # the view answers 404
     if user["id"] == guess and values is not None:
         found = _remember(request, guessed, cache_lookup_read(keys, values))
     else:

@@ -12,23 +12,19 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers, status
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from app.api.errors import ServiceUnavailable
 from app.api.pagination import BoundedLimitOffsetPagination
+from app.api.permissions import operator_only
 from app.api.schema import COMMON, problems
+from app.common.tasks import QueueUnavailable
 from app.recommendations import registry
 from app.recommendations.models import ModelVersion
 
-
-class IsOperator(BasePermission):
-    message = "Only operators can manage model versions."
-
-    def has_permission(self, request: Request, view: APIView) -> bool:  # noqa: ARG002
-        return bool(request.user and request.user.is_authenticated and request.user.is_operator)
+IsOperator = operator_only("Only operators can manage model versions.")
 
 
 class Conflict(exceptions.APIException):
@@ -112,7 +108,7 @@ class RetrainView(APIView):
             task_id = registry.model_retrain_enqueue(force=data.validated_data["force"])
         except registry.RetrainAlreadyRunning as exc:
             raise Conflict(f"A retrain is already queued or running (task {exc.holder}); wait for it to finish.") from None
-        except registry.QueueUnavailable:
+        except QueueUnavailable:
             raise ServiceUnavailable("The task queue is unavailable; the retrain was not queued. Retry shortly.") from None
         url = request.build_absolute_uri(reverse("model-list"))
         return Response({"task_id": task_id, "status": "queued", "status_url": url}, status=status.HTTP_202_ACCEPTED)

@@ -11,21 +11,16 @@ from datetime import timedelta
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from app.api.permissions import operator_only
 from app.api.schema import COMMON, problems
 from app.recommendations import stats
 from app.recommendations.experiments import DEFAULT_METRIC, METRICS, MIN_TRIALS_PER_VARIANT, experiment_results
 
-
-class IsOperator(BasePermission):
-    message = "Only operators can read recommendation statistics and experiment results."
-
-    def has_permission(self, request: Request, view: APIView) -> bool:  # noqa: ARG002
-        return bool(request.user and request.user.is_authenticated and request.user.is_operator)
+IsOperator = operator_only("Only operators can read recommendation statistics and experiment results.")
 
 
 # --- input -----------------------------------------------------------------------------------

@@ -22,14 +22,16 @@ from app.accounts.models import User
 from app.api.errors import ServiceUnavailable
 from app.api.schema import COMMON, problems
 from app.api.throttling import RedisUserRateThrottle
+from app.common.tasks import QueueUnavailable
 from app.marketplace.models import CleanerProfile, CleaningJob
 from app.observability.metrics import cache_lookup_record
 from app.recommendations import services
 from app.recommendations.api import serializers as s
 from app.recommendations.api.fast import cache_lookup_once, cached_response
 from app.recommendations.cache import cache_lookup, owner_remember, owner_subject
-from app.recommendations.experiments import experiment_assign, experiment_assign_for_user
+from app.recommendations.experiments import experiment_assign
 from app.recommendations.models import RecommendationRequest
+from app.recommendations.questions import may_ask_about_own, own_question
 from app.recommendations.results import request_payload, result_get, result_wait
 
 Kind = RecommendationRequest.Kind
@@ -38,7 +40,7 @@ Kind = RecommendationRequest.Kind
 def _visible_job(user: User, job_id: int) -> CleaningJob:
     qs = CleaningJob.objects.select_related("client")
     if not user.is_operator:
-        if user.role != User.Role.CLIENT:
+        if not may_ask_about_own(kind=Kind.CLEANERS_FOR_JOB, role=user.role):
             raise Http404
         qs = qs.filter(client__user=user)
     try:
@@ -60,7 +62,7 @@ def _visible_cleaner(user: User, cleaner_id: int) -> CleanerProfile:
 def _create(**kwargs) -> RecommendationRequest:  # noqa: ANN003
     try:
         return services.recommendation_request_create(**kwargs)
-    except services.QueueUnavailable:
+    except QueueUnavailable:
         raise ServiceUnavailable("The task queue is unavailable; the request was not accepted. Retry shortly.") from None
 
 
@@ -82,12 +84,12 @@ def _ask_about_own(request: Request, *, kind: str, load, job_id: int | None = No
     if callback_url or user.is_operator:
         return _request_or_cached(request, kind=kind, **{subject_field: load()}, limit=limit, mode=mode,
                                   callback_url=callback_url)
-    if kind == Kind.CLEANERS_FOR_JOB and user.role != User.Role.CLIENT:
-        raise Http404  # only clients have jobs (as `_visible_job` says), whatever was recorded before
-    assignment = experiment_assign_for_user(user_id=user.pk, mode=mode)
+    if not may_ask_about_own(kind=kind, role=user.role):
+        raise Http404  # whatever was recorded before
+    question, assignment = own_question(kind=kind, user_id=user.pk, job_id=job_id, cleaner_id=cleaner_id,
+                                        limit=limit, mode=mode)
     # Asked already, unless the fast path (fast.py) declined this request before its cache lookup.
-    found = cache_lookup_once(request._request, kind=kind, user_id=user.pk, job_id=job_id, cleaner_id=cleaner_id,
-                              limit=limit, mode=assignment.cache_mode)
+    found = cache_lookup_once(request._request, **question)
     cache_lookup_record(hit=found.answer is not None)
     if found.answer is not None:
         return cached_response(found.answer)
