@@ -98,6 +98,7 @@ def _label(value: float) -> str:
     return f"{value:g}" if abs(value) >= 1e-4 or value == 0 else f"{value:.1e}"
 
 
+# One SVG drawn top to bottom (axes, grid, series, labels): it reads best in one piece.
 def line_chart(
     *,
     chart_id: str,

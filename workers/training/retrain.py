@@ -110,7 +110,12 @@ def _retrain(*, force: bool, epochs: int | None, learning_rate: float | None, se
         logger.error("retrain failed: %s", exc)
         return {"status": "failed", "detail": str(exc)}
 
-    data = captured["data"]
+    decision = _decide(version, report.evaluation, captured["data"], new)
+    return _conclude(version, decision)
+
+
+def _decide(version: str, evaluation: dict, data: TrainingSet, new: dict) -> dict:
+    """The gate's decision on the candidate, against the champion evaluated on the same slice."""
     champion_version, champion_eval, champion_error = _champion(), None, ""
     if champion_version:
         try:
@@ -120,7 +125,7 @@ def _retrain(*, force: bool, epochs: int | None, learning_rate: float | None, se
             champion_error = str(exc)
             logger.error("champion %s cannot be evaluated: %s", champion_version, exc)
     decision = gate.promotion_decide(
-        candidate=report.evaluation, champion=champion_eval, champion_version=champion_version if champion_eval else None,
+        candidate=evaluation, champion=champion_eval, champion_version=champion_version if champion_eval else None,
     )
     decision.update({
         "candidate_version": version, "decided_at": timezone.now().isoformat(),
@@ -129,11 +134,16 @@ def _retrain(*, force: bool, epochs: int | None, learning_rate: float | None, se
     })
     if champion_error:
         decision["champion_error"] = f"{champion_version}: {champion_error}"
+    return decision
+
+
+def _conclude(version: str, decision: dict) -> dict:
+    """Activate a promoted candidate (or reject it, also when its files fail to load back)."""
     status = "rejected"
     if decision["verdict"] == "promote":
         try:
             registry.model_version_activate(
-                version=version, by=None, decision=decision, check_files=versions.model_files_check_local
+                version=version, by=None, decision=versions.json_safe(decision), check_files=versions.model_files_check_local
             )
             status = "promoted"
         except registry.ModelFilesUnusable as exc:
