@@ -26,7 +26,7 @@ test: $(STAMP)
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) scripts/embedded.py -- $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(PY) scripts/embedded.py -- $(PY) scripts/bench.py
+	$(PY) scripts/embedded.py -- $(PY) -m scripts.bench
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
