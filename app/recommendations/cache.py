@@ -1,39 +1,10 @@
 """The result cache: a finished request's answer, reused for the same question.
 
-Key: (kind, requester, subject, limit, mode) plus generations that invalidate it:
-
-- `model` — bumped whenever a model version is activated or deactivated;
-- `job:<id>` — bumped when the job or one of its bids changes;
-- `cleaner:<id>` — bumped when the cleaner's profile or bids change;
-- `open-jobs` — bumped when any job is created or changes status (a cleaner's list of open
-  jobs depends on all of them).
-
-An entry records the generations its request saw; a lookup reads the entry and the current
-generations together (one MGET, or within the token's script on the fast path:
-app/api/authentication.py) and uses the entry only if they still match. Bumping a generation thus
-invalidates every entry that depends on it at once; a newer answer overwrites the entry, and
-an unused one expires after `RECOMMENDATION_CACHE_TTL`. The requester is part of the key, so a
-cached answer always points at a request its reader owns.
-
-A generation is a random number set by each bump, not a counter, and it expires
-`generation_ttl()` after its last bump, so subjects that stopped changing leave no keys behind.
-A generation that does not exist reads "0". That is safe: a value never comes back, and "0"
-can only have been recorded while the key did not exist, so before the bump that created it;
-whatever recorded it expires before the key does — an owner record is written right after its
-lookup, and an answer is cached only by a request younger than `CACHEABLE_FOR` (services.py),
-so both live less than `generation_ttl()` past the bump. It needs a Redis that never evicts
-keys (`maxmemory-policy noeviction`, the default; the broker needs it too). A number rather
-than a string: an earlier version's processes, still running during a rolling deploy, bump
-with INCR, which a number survives (and a random number plus one is as new as any).
-
-The same read gets who owns the question's subject (`owner:job:<id>` -> the client's user id,
-`owner:cleaner:<id>` -> the cleaner's) as the API last found it in the database, with one more
-generation, `owner:job:<id>` / `owner:cleaner:<id>`, bumped by any save or delete of that job,
-its client profile or the cleaner (marketplace signals). A record is written with the
-generation read *before* the database was asked, and trusted only while it is still current:
-an ownership change that lands between the check and the write leaves a record nobody trusts.
-So a repeated question on a subject that changed otherwise since (a new bid, say) needs no
-second ownership query.
+An entry is keyed by (kind, requester, subject, limit, mode) and records the generations it saw
+(`model`, `job:<id>`, `cleaner:<id>`, `open-jobs`); a lookup uses it only while they still
+match, so a bump invalidates every dependent entry at once. The same read gets the subject's
+recorded owner, fenced by an ownership generation. Why generations are random numbers that
+expire, and why that is safe: docs/cache.md.
 """
 
 from __future__ import annotations

@@ -1,27 +1,9 @@
 """A/B testing: which variant serves whom, and which variant is doing better.
 
-Configured by settings (read from the environment in config/settings/base.py):
-
-    RECOMMENDATION_AB_TEST_ENABLED   off by default
-    RECOMMENDATION_AB_TEST_SPLIT     share of subjects in variant B (0.5)
-    RECOMMENDATION_AB_TEST_NAME      seeds the assignment: a new name reshuffles everyone
-    RECOMMENDATION_AB_VARIANT_A      "mode:ensemble"
-    RECOMMENDATION_AB_VARIANT_B      "mode:neural"
-
-A variant is "mode:<rule_based|neural|ensemble>" (the engine in that mode with the active
-model) or "model:<version>" (that model version, pinned, in the engine's default mode
-RECOMMENDATION_MODE). `checks.py` refuses malformed values at start-up.
-
-Assignment is a pure function of the experiment name and a user id: sha256 of
-"<experiment>:<user id>" as a number, mod 10,000, below split × 10,000 means B. It is stable
-across processes and restarts (Python's `hash()` is salted per process; sha256 is not). The
-subject is the client who owns the job for cleaners-for-job requests, and the cleaner for a
-cleaner's requests (jobs-for-cleaner, bid suggestions) — whoever asks, so an operator asking
-on someone's behalf sees what they would see.
-
-Results compare the variants on the rows each one served (the `variant` column of the
-recommendation tables) with a two-proportion z-test. Rows keep only "A"/"B", not the experiment
-name: when a new experiment starts, read its results with `since` at its start.
+Assignment is a pure, stable function of the experiment name and the subject's user id
+(sha256, not Python's salted `hash()`); a variant is a mode or a pinned model version.
+Results compare the variants' rows with a two-proportion z-test. Settings, the subject rule
+and how to read a new experiment's results: docs/experiments.md.
 """
 
 from __future__ import annotations

@@ -1,25 +1,9 @@
-"""Feedback on recommendations: store it in the request, apply it in the worker, exactly once.
+"""Feedback on recommendations, the web's half: validate, store a batch once, enqueue it.
 
-The `RecommendationFeedback` table is an inbox. `feedback_ingest` (the web) writes a batch of
-raw events in one transaction and, once it has committed, enqueues one `feedback.apply` task
-with the new rows' ids. `feedback_apply` (the worker) applies each event in its own
-transaction, claimed by a conditional UPDATE of `applied_at`: whoever sets it applies the
-effects, in the same transaction, so a redelivered or duplicated task changes nothing, and a
-worker killed halfway leaves every event either applied or untouched. `feedback_sweep` (beat,
-every minute) re-enqueues events still unapplied after `SWEEP_AFTER`: a lost message (worker
-killed, Redis restarted, Redis down when the web enqueued) delays an event, never drops it.
-
-What each event does (everything else is only stored, for training):
-
-    event         on a cleaner recommendation (client)    on a job recommendation (cleaner)
-    viewed        was_viewed, CleanerScore.times_viewed+1  was_viewed
-    bid_placed    (refused: not a client's event)          was_bid_placed
-    bid_accepted  (refused: not a client's event)          was_bid_accepted
-    hired         was_hired, CleanerScore.times_hired+1    was_bid_accepted, CleanerScore.times_hired+1
-    clicked, dismissed, rated (value 1-10): stored only
-
-Counters count events, not recommendations: two `viewed` events with distinct keys on one
-recommendation add two views.
+`RecommendationFeedback` is an inbox: `feedback_ingest` stores a batch in one transaction
+(once per idempotency key) and enqueues one `feedback.apply` task after commit; the worker
+applies each event exactly once (workers/feedback.py) and a sweeper re-enqueues lost batches.
+What each event does, and why nothing is lost: docs/feedback.md.
 """
 
 from __future__ import annotations
