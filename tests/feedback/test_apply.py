@@ -127,8 +127,10 @@ class TestFeedbackApply:
 
         def broken_for_poison(cleaner_id: int, counter: str) -> None:
             if cleaner_id == poison.cleaner_id:
+                # A real error from the database, mid-transaction, on SQLite and PostgreSQL alike (SQLite
+                # answers NULL to a division by zero): a NOT NULL constraint.
                 with connection.cursor() as cursor:
-                    cursor.execute("SELECT 1 / 0")  # a real error from the database, mid-transaction
+                    cursor.execute(f"INSERT INTO {CleanerScore._meta.db_table} (cleaner_id) VALUES (NULL)")
             real(cleaner_id, counter)
 
         monkeypatch.setattr(worker_feedback, "_cleaner_score_increment", broken_for_poison)
