@@ -5,8 +5,10 @@ service", "works on that weekday") stays a single indexed SQL query on SQLite an
 alike; `SERVICE_TYPES` gives each bit its name.
 """
 
+import uuid
+
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
 SERVICE_TYPES = ("standard", "deep", "move_out", "post_construction", "office", "carpet", "window")
@@ -14,6 +16,26 @@ SERVICE_TYPES = ("standard", "deep", "move_out", "post_construction", "office", 
 PROPERTY_TYPES = ("apartment", "house", "condo", "office")
 SERVICE_BIT = {name: 1 << i for i, name in enumerate(SERVICE_TYPES)}
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+# The marketplace's own id of a row: what ingestion is keyed by and every answer carries. Letters,
+# digits and `._:@-`, 1-64 characters, so that it can stand in a URL path as it is.
+EXTERNAL_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}"
+external_id_validator = RegexValidator(
+    rf"^{EXTERNAL_ID_PATTERN}\Z", "Use 1 to 64 letters, digits, '.', '_', ':', '@' or '-', starting with a letter or digit."
+)
+
+
+def external_id_new() -> str:
+    """An id for a row made here (the admin, a test) rather than sent by the marketplace."""
+    return f"local-{uuid.uuid4().hex}"
+
+
+def external_id_field() -> models.CharField:
+    return models.CharField(
+        max_length=64, unique=True, default=external_id_new, validators=[external_id_validator],
+        help_text="The marketplace's own id of this row (unique per type).",
+    )
 
 
 def services_to_mask(names: list[str] | tuple[str, ...]) -> int:
@@ -25,6 +47,7 @@ def mask_to_services(mask: int) -> list[str]:
 
 
 class CleanerProfile(models.Model):
+    external_id = external_id_field()
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cleaner_profile")
     home_lat = models.FloatField()
     home_lng = models.FloatField()
@@ -66,6 +89,7 @@ class CleanerProfile(models.Model):
 
 
 class ClientProfile(models.Model):
+    external_id = external_id_field()
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="client_profile")
     phone = models.CharField(max_length=32, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -82,6 +106,7 @@ class Property(models.Model):
         CONDO = "condo"
         OFFICE = "office"
 
+    external_id = external_id_field()
     owner = models.ForeignKey(ClientProfile, on_delete=models.CASCADE, related_name="properties")
     property_type = models.CharField(max_length=16, choices=Type.choices)
     address = models.CharField(max_length=255, blank=True)
@@ -110,6 +135,7 @@ class CleaningJob(models.Model):
 
     ServiceType = models.TextChoices("ServiceType", [(s, s.replace("_", " ")) for s in SERVICE_TYPES])
 
+    external_id = external_id_field()
     property = models.ForeignKey(Property, on_delete=models.CASCADE, related_name="jobs")
     client = models.ForeignKey(ClientProfile, on_delete=models.CASCADE, related_name="jobs")
     title = models.CharField(max_length=200, blank=True)
@@ -146,6 +172,7 @@ class Bid(models.Model):
         REJECTED = "rejected"
         WITHDRAWN = "withdrawn"
 
+    external_id = external_id_field()
     job = models.ForeignKey(CleaningJob, on_delete=models.CASCADE, related_name="bids")
     cleaner = models.ForeignKey(CleanerProfile, on_delete=models.CASCADE, related_name="bids")
     amount = models.DecimalField(max_digits=10, decimal_places=2)
@@ -165,6 +192,7 @@ class Bid(models.Model):
 
 
 class Review(models.Model):
+    external_id = external_id_field()
     job = models.OneToOneField(CleaningJob, on_delete=models.CASCADE, related_name="review")
     cleaner = models.ForeignKey(CleanerProfile, on_delete=models.CASCADE, related_name="reviews")
     client = models.ForeignKey(ClientProfile, on_delete=models.CASCADE, related_name="reviews")

@@ -94,6 +94,7 @@ def insert_users(fake: Faker, rng: np.random.Generator, world: World) -> tuple[l
 def insert_cleaner_profiles(users: list[User], c: Cleaners) -> list[int]:
     profiles = [
         CleanerProfile(
+            external_id=f"cleaner-{i + 1}",
             user=user,
             home_lat=float(c.lat[i]),
             home_lng=float(c.lng[i]),
@@ -114,7 +115,10 @@ def insert_cleaner_profiles(users: list[User], c: Cleaners) -> list[int]:
 
 
 def insert_client_profiles(fake: Faker, users: list[User]) -> list[int]:
-    profiles = [ClientProfile(user=user, phone=fake.phone_number()[:32]) for user in users]
+    profiles = [
+        ClientProfile(external_id=f"client-{i + 1}", user=user, phone=fake.phone_number()[:32])
+        for i, user in enumerate(users)
+    ]
     ClientProfile.objects.bulk_create(profiles, batch_size=BATCH_SIZE)
     return [p.pk for p in profiles]
 
@@ -122,6 +126,7 @@ def insert_client_profiles(fake: Faker, users: list[User]) -> list[int]:
 def insert_properties(fake: Faker, p: Properties, client_ids: list[int]) -> list[int]:
     rows = [
         Property(
+            external_id=f"property-{i + 1}",
             owner_id=client_ids[p.owner[i]],
             property_type=PROPERTY_TYPES[p.kind[i]],
             address=f"{fake.street_address()}, New York, NY",
@@ -162,6 +167,7 @@ def insert_chunk(
             tally.last_bid[(client, int(cleaner))] = int(job)
             bids.append(
                 Bid(
+                    external_id=f"bid-{int(job) + 1}-{int(cleaner) + 1}",
                     job_id=job_row.pk,
                     cleaner_id=cleaner_ids[cleaner],
                     amount=_money(amount),
@@ -203,6 +209,7 @@ def _job_row(
     place = f"{props.size[prop]:,} sqft office" if kind == "office" else f"{props.bedrooms[prop]}-bedroom {kind}"
     description = fake.sentence(nb_words=10) + (" Pets at home." if props.pets[prop] else "")
     return CleaningJob(
+        external_id=f"job-{int(job) + 1}",
         property_id=property_ids[prop],
         client_id=client_ids[props.owner[prop]],
         title=f"{service.replace('_', ' ').capitalize()} cleaning, {place}",
@@ -228,6 +235,7 @@ def _review_row(rng: np.random.Generator, job_row: CleaningJob, outcome: Outcome
     tone = "bad" if outcome.rating <= 4 else "fair" if outcome.rating <= 7 else "good"
     comments = REVIEW_COMMENTS[tone]
     return Review(
+        external_id=f"review-{job_row.external_id.removeprefix('job-')}",
         job_id=job_row.pk,
         cleaner_id=job_row.assigned_cleaner_id,
         client_id=job_row.client_id,
