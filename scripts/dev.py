@@ -54,8 +54,18 @@ def prepare(env: dict) -> str:
         today = datetime.now(UTC).strftime("%Y-%m-%d")
         print("Empty database: seeding a demo marketplace...", flush=True)
         manage(
-            "generate_training_data", "--jobs", "2000", "--cleaners", "150", "--clients", "300",
-            "--seed", "42", "--reference-date", today, env=env,
+            "generate_training_data",
+            "--jobs",
+            "2000",
+            "--cleaners",
+            "150",
+            "--clients",
+            "300",
+            "--seed",
+            "42",
+            "--reference-date",
+            today,
+            env=env,
         )
         manage("reset_sequences", env=env)
     models_dir = Path(env.get("RECOMMENDATION_MODELS_DIR", ROOT / "var" / "models"))
@@ -72,10 +82,12 @@ def prepare(env: dict) -> str:
         "j = CleaningJob.objects.filter(status='open_for_bids').order_by('scheduled_start').select_related('client').first();"
         "print(Token.objects.get(user_id=j.client.user_id).key, j.pk) if j else print('')"
     )
-    return subprocess.run([PY, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run(
+        [PY, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
-def _pump(name: str, stream, lock: threading.Lock) -> None:  # noqa: ANN001
+def _pump(name: str, stream, lock: threading.Lock) -> None:
     for line in iter(stream.readline, b""):
         with lock:
             sys.stdout.write(f"{name:>7} | {line.decode(errors='replace')}")
@@ -86,17 +98,54 @@ def start_all(env: dict) -> list[tuple[str, subprocess.Popen]]:
     celery = [PY, "-m", "celery", "-A", "workers.celery"]
     commands = {
         "web": [
-            PY, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{WEB_PORT}",
-            "--worker-class", "gthread", "--workers", "2", "--threads", "32", "--timeout", "60",
+            PY,
+            "-m",
+            "gunicorn",
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{WEB_PORT}",
+            "--worker-class",
+            "gthread",
+            "--workers",
+            "2",
+            "--threads",
+            "32",
+            "--timeout",
+            "60",
             *(["--worker-tmp-dir", "/dev/shm"] if os.path.isdir("/dev/shm") else []),
         ],
-        "worker": [*celery, "worker", "-l", "INFO", "-Q", "recommendations,feedback,webhooks,maintenance",
-                   "-c", "2", "--prefetch-multiplier=1", "-O", "fair", "-n", "worker@%h"],
+        "worker": [
+            *celery,
+            "worker",
+            "-l",
+            "INFO",
+            "-Q",
+            "recommendations,feedback,webhooks,maintenance",
+            "-c",
+            "2",
+            "--prefetch-multiplier=1",
+            "-O",
+            "fair",
+            "-n",
+            "worker@%h",
+        ],
         "trainer": [*celery, "worker", "-l", "INFO", "-Q", "training", "-c", "1", "-n", "trainer@%h"],
-        "beat": [*celery, "beat", "-l", "INFO", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
-                 "--pidfile="],
-        "flower": [*celery, "flower", f"--port={FLOWER_PORT}", "--address=127.0.0.1",
-                   f"--basic-auth={env['FLOWER_BASIC_AUTH']}"],
+        "beat": [
+            *celery,
+            "beat",
+            "-l",
+            "INFO",
+            "--scheduler",
+            "django_celery_beat.schedulers:DatabaseScheduler",
+            "--pidfile=",
+        ],
+        "flower": [
+            *celery,
+            "flower",
+            f"--port={FLOWER_PORT}",
+            "--address=127.0.0.1",
+            f"--basic-auth={env['FLOWER_BASIC_AUTH']}",
+        ],
     }
     # The web's gunicorn workers add up their metrics in one directory (emptied first); the two
     # Celery workers on this host each serve theirs on their own port, on loopback only.
@@ -111,8 +160,14 @@ def start_all(env: dict) -> list[tuple[str, subprocess.Popen]]:
     lock = threading.Lock()
     procs = []
     for name, cmd in commands.items():
-        p = subprocess.Popen(cmd, cwd=ROOT, env={**env, **own_env.get(name, {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             start_new_session=True)
+        p = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env={**env, **own_env.get(name, {})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         threading.Thread(target=_pump, args=(name, p.stdout, lock), daemon=True).start()
         procs.append((name, p))
     return procs
@@ -136,7 +191,8 @@ def serve(env: dict) -> int:
     user, password = env["FLOWER_BASIC_AUTH"].split(":", 1)
     base = f"http://127.0.0.1:{WEB_PORT}"
     lines = [
-        "", "Recommendation service is up:",
+        "",
+        "Recommendation service is up:",
         f"  API          {base}/api/v1/",
         f"  API docs     {base}/api/docs/",
         f"  Admin        {base}/admin/   (createsuperuser to log in)",
@@ -148,7 +204,8 @@ def serve(env: dict) -> int:
     if demo:
         token, job_id = demo.split()
         lines += [
-            "", "Try it (a demo client's token and one of their open jobs):",
+            "",
+            "Try it (a demo client's token and one of their open jobs):",
             f"  curl -s -X POST -H 'Authorization: Token {token}' -H 'Content-Type: application/json' "
             f"-d '{{\"limit\": 5}}' {base}/api/v1/jobs/{job_id}/recommendations/",
             f"  curl -s -H 'Authorization: Token {token}' '<status_url from above>?wait=5'",
@@ -170,7 +227,7 @@ def serve(env: dict) -> int:
         stop_all(procs)
 
 
-def _terminate(signum, frame) -> None:  # noqa: ANN001, ARG001
+def _terminate(signum, frame) -> None:
     # `kill` or a supervisor's stop: shut down exactly as on Ctrl-C.
     raise KeyboardInterrupt
 

@@ -32,15 +32,26 @@ def redis_server_binary() -> str:
 
 
 @contextmanager
-def embedded_redis(data_dir: Path | None = None, port: int | None = None):  # noqa: ANN201
+def embedded_redis(data_dir: Path | None = None, port: int | None = None):
     """Start a throwaway redis-server; yield its URL; stop it on exit."""
     port = port or _free_port()
     data_dir = data_dir or ROOT / "var" / "redis"
     data_dir.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
         [
-            redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-            "--appendonly", "no", "--dir", str(data_dir), "--logfile", str(data_dir / f"redis-{port}.log"),
+            redis_server_binary(),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(data_dir),
+            "--logfile",
+            str(data_dir / f"redis-{port}.log"),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

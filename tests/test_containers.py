@@ -307,7 +307,11 @@ def test_it_starts_the_process_through_its_script(dockerfile: str, cmd: str) -> 
     copied = {args for keyword, args in pairs if keyword == "COPY"}
     # The web image ships the worker's Celery app, names and tasks, not its model code
     # (tests/test_web_is_light.py); the worker image ships all of it.
-    worker_code = ("workers/ workers/",) if dockerfile == "Dockerfile.worker" else ("workers/*.py workers/", "workers/tasks/ workers/tasks/")
+    worker_code = (
+        ("workers/ workers/",)
+        if dockerfile == "Dockerfile.worker"
+        else ("workers/*.py workers/", "workers/tasks/ workers/tasks/")
+    )
     for source in ("manage.py ./", "config/ config/", "app/ app/", *worker_code, "scripts/ scripts/"):
         assert f"{source}" in copied, f"{dockerfile} does not COPY {source}"
 

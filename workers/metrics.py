@@ -46,7 +46,25 @@ from workers.names import TASK_QUEUES
 logger = logging.getLogger(__name__)
 
 # From a ping (1 ms) to a retrain (many minutes).
-DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
+DURATION_BUCKETS = (
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    120.0,
+    300.0,
+    600.0,
+    1800.0,
+)
 
 
 class _Metrics:
@@ -54,8 +72,12 @@ class _Metrics:
         from prometheus_client import Counter, Histogram
 
         labels = ["task", "queue"]
-        self.duration = Histogram("recsvc_task_duration_seconds", "Time a task took to run, per task name and queue.",
-                                  labels, buckets=DURATION_BUCKETS)
+        self.duration = Histogram(
+            "recsvc_task_duration_seconds",
+            "Time a task took to run, per task name and queue.",
+            labels,
+            buckets=DURATION_BUCKETS,
+        )
         self.runs = Counter("recsvc_task_runs", "Finished task runs by final state.", [*labels, "state"])
         self.failures = Counter("recsvc_task_failures", "Task runs that raised, per task name and queue.", labels)
         self.retries = Counter("recsvc_task_retries", "Task runs that asked to be retried.", labels)
@@ -79,7 +101,7 @@ def _multiprocess_directory() -> tuple[Path, bool]:
 
 
 @worker_init.connect(dispatch_uid="workers.metrics.init")
-def _on_worker_init(**kwargs: Any) -> None:  # noqa: ANN401
+def _on_worker_init(**kwargs: Any) -> None:
     global _metrics, _directory, _owns_directory
     from django.conf import settings
 
@@ -98,7 +120,7 @@ def _on_worker_init(**kwargs: Any) -> None:  # noqa: ANN401
 
 
 @worker_ready.connect(dispatch_uid="workers.metrics.serve")
-def _on_worker_ready(**kwargs: Any) -> None:  # noqa: ANN401
+def _on_worker_ready(**kwargs: Any) -> None:
     from django.conf import settings
     from prometheus_client import CollectorRegistry, start_http_server
     from prometheus_client.multiprocess import MultiProcessCollector
@@ -110,20 +132,29 @@ def _on_worker_ready(**kwargs: Any) -> None:  # noqa: ANN401
     try:
         start_http_server(settings.WORKER_METRICS_PORT, addr=settings.WORKER_METRICS_ADDR, registry=registry)
     except OSError as exc:  # a metrics port in use must not keep the worker from working
-        logger.error("worker metrics: cannot listen on %s:%s (%s); set WORKER_METRICS_PORT to a free port or 0",
-                     settings.WORKER_METRICS_ADDR, settings.WORKER_METRICS_PORT, exc)
+        logger.error(
+            "worker metrics: cannot listen on %s:%s (%s); set WORKER_METRICS_PORT to a free port or 0",
+            settings.WORKER_METRICS_ADDR,
+            settings.WORKER_METRICS_PORT,
+            exc,
+        )
         return
-    logger.info("worker metrics on http://%s:%s/metrics, from %s", settings.WORKER_METRICS_ADDR,
-                settings.WORKER_METRICS_PORT, _directory, extra={"directory": str(_directory)})
+    logger.info(
+        "worker metrics on http://%s:%s/metrics, from %s",
+        settings.WORKER_METRICS_ADDR,
+        settings.WORKER_METRICS_PORT,
+        _directory,
+        extra={"directory": str(_directory)},
+    )
 
 
 @worker_shutdown.connect(dispatch_uid="workers.metrics.shutdown")
-def _on_worker_shutdown(**kwargs: Any) -> None:  # noqa: ANN401
+def _on_worker_shutdown(**kwargs: Any) -> None:
     if _owns_directory and _directory is not None:
         shutil.rmtree(_directory, ignore_errors=True)
 
 
-def _labels(task: Any) -> dict[str, str]:  # noqa: ANN401
+def _labels(task: Any) -> dict[str, str]:
     name = getattr(task, "name", None) or "unknown"
     delivery = getattr(getattr(task, "request", None), "delivery_info", None) or {}
     queue = delivery.get("routing_key") or str(TASK_QUEUES.get(name, "unknown"))
@@ -131,13 +162,13 @@ def _labels(task: Any) -> dict[str, str]:  # noqa: ANN401
 
 
 @task_prerun.connect(dispatch_uid="workers.metrics.prerun")
-def _on_prerun(task_id: str = "", **kwargs: Any) -> None:  # noqa: ANN401
+def _on_prerun(task_id: str = "", **kwargs: Any) -> None:
     if _metrics is not None:
         _started[task_id] = time.perf_counter()
 
 
 @task_postrun.connect(dispatch_uid="workers.metrics.postrun")
-def _on_postrun(task_id: str = "", task: Any = None, state: str | None = None, **kwargs: Any) -> None:  # noqa: ANN401
+def _on_postrun(task_id: str = "", task: Any = None, state: str | None = None, **kwargs: Any) -> None:
     started = _started.pop(task_id, None)
     if _metrics is None or started is None:
         return
@@ -147,12 +178,12 @@ def _on_postrun(task_id: str = "", task: Any = None, state: str | None = None, *
 
 
 @task_failure.connect(dispatch_uid="workers.metrics.failure")
-def _on_failure(sender: Any = None, **kwargs: Any) -> None:  # noqa: ANN401
+def _on_failure(sender: Any = None, **kwargs: Any) -> None:
     if _metrics is not None:
         _metrics.failures.labels(**_labels(sender)).inc()
 
 
 @task_retry.connect(dispatch_uid="workers.metrics.retry")
-def _on_retry(sender: Any = None, **kwargs: Any) -> None:  # noqa: ANN401
+def _on_retry(sender: Any = None, **kwargs: Any) -> None:
     if _metrics is not None:
         _metrics.retries.labels(**_labels(sender)).inc()

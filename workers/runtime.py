@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 _engine = None
 
 
-def get_engine():  # noqa: ANN201
+def get_engine():
     """This process's engine, on the active model version (hot reload).
 
     Every task checks the ACTIVE pointer (a stat, and a read only when it changed), so a
@@ -57,17 +57,21 @@ def warm_up() -> None:
         from workers.recommend.features import CLEANER_FEATURES, CLIENT_FEATURES, PAIR_FEATURES
 
         n = 200
-        predict(engine.nn_model, InteractionArrays(
-            client_ids=np.zeros(n, np.int64), cleaner_ids=np.arange(n, dtype=np.int64),
-            client_features=np.zeros((n, len(CLIENT_FEATURES)), np.float32),
-            cleaner_features=np.zeros((n, len(CLEANER_FEATURES)), np.float32),
-            pair_features=np.zeros((n, len(PAIR_FEATURES)), np.float32),
-        ))
+        predict(
+            engine.nn_model,
+            InteractionArrays(
+                client_ids=np.zeros(n, np.int64),
+                cleaner_ids=np.arange(n, dtype=np.int64),
+                client_features=np.zeros((n, len(CLIENT_FEATURES)), np.float32),
+                cleaner_features=np.zeros((n, len(CLEANER_FEATURES)), np.float32),
+                pair_features=np.zeros((n, len(PAIR_FEATURES)), np.float32),
+            ),
+        )
     _warm_request_path(engine)
     logger.info("worker process ready: mode %s, model %s", engine.mode, engine.model_manager.version or "none")
 
 
-def _warm_request_path(engine) -> None:  # noqa: ANN001
+def _warm_request_path(engine) -> None:
     """Open the database connection, load the cleaner table and score one open job (no writes)."""
     from app.marketplace.models import CleaningJob
     from workers.recommend import runner
@@ -84,7 +88,7 @@ def _warm_request_path(engine) -> None:  # noqa: ANN001
     client().ping()  # the connection the answer is published on
 
 
-def computes_recommendations(worker) -> bool:  # noqa: ANN001
+def computes_recommendations(worker) -> bool:
     """Whether this worker consumes the recommendations queue (all queues when none was chosen)."""
     from workers.names import Queue
 
@@ -93,7 +97,7 @@ def computes_recommendations(worker) -> bool:  # noqa: ANN001
 
 
 @worker_init.connect
-def _register_warm_up(sender=None, **kwargs) -> None:  # noqa: ANN001, ANN003
+def _register_warm_up(sender=None, **kwargs) -> None:
     # Connected from worker_init so that it runs after Celery's Django fixup, whose own
     # worker_process_init handler closes every database connection: connected earlier, the
     # warm-up's connection would be closed again and the first request would open one.
@@ -104,7 +108,7 @@ def _register_warm_up(sender=None, **kwargs) -> None:  # noqa: ANN001, ANN003
     worker_process_init.connect(_on_worker_process_init, weak=False)
 
 
-def _on_worker_process_init(**kwargs) -> None:  # noqa: ANN003
+def _on_worker_process_init(**kwargs) -> None:
     try:
         warm_up()
     except Exception:  # never keep a worker from starting: requests fall back to rule-based
@@ -117,7 +121,7 @@ def _on_worker_process_init(**kwargs) -> None:  # noqa: ANN003
 
 
 @task_prerun.connect
-def _drop_unusable_connections(**kwargs) -> None:  # noqa: ANN003
+def _drop_unusable_connections(**kwargs) -> None:
     # With CELERY_DB_REUSE_MAX the fixup keeps connections open between tasks; as Django does
     # between requests, close the ones past CONN_MAX_AGE or broken by an error.
     from django.db import close_old_connections

@@ -9,10 +9,10 @@ from app.api.authentication import auth_cache_forget
 
 
 @receiver([post_save, post_delete], sender=Token)
-def _token_changed(instance: Token, **kwargs) -> None:  # noqa: ANN003
+def _token_changed(instance: Token, **kwargs) -> None:
     auth_cache_forget([instance.key])
 
 
 @receiver([post_save, post_delete], sender=User)
-def _user_changed(instance: User, **kwargs) -> None:  # noqa: ANN003
+def _user_changed(instance: User, **kwargs) -> None:
     auth_cache_forget(list(Token.objects.filter(user_id=instance.pk).values_list("key", flat=True)))

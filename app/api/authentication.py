@@ -53,7 +53,7 @@ def throttle_ident(token_key: str, digest: str | None = None) -> str:
 def _forget_quietly(key: str) -> None:
     try:
         client().delete(key)
-    except Exception:  # noqa: BLE001 - it expires within the throttle's window anyway
+    except Exception:  # it expires within the throttle's window anyway
         pass
 
 
@@ -62,7 +62,7 @@ def auth_cache_forget(token_keys: list[str]) -> None:
         return
     try:
         client().delete(*(auth_cache_key(k) for k in token_keys))
-    except Exception:  # noqa: BLE001 - fail closed is not possible here; log loudly
+    except Exception:  # fail closed is not possible here; log loudly
         logger.error("could not drop cached authentication for %d token(s)", len(token_keys))
 
 
@@ -120,10 +120,12 @@ def token_lookup(request: HttpRequest, key: str, *, also_get: Sequence[str] = ()
     counted, ttl = window or ("recsvc:throttle:none", "")  # no rate: a key the script leaves alone
     cached, values = None, None
     try:
-        cached, count, *values = _lookup_script(client())(keys=[auth_cache_key(key, digest), counted, *also_get], args=[ttl])
+        cached, count, *values = _lookup_script(client())(
+            keys=[auth_cache_key(key, digest), counted, *also_get], args=[ttl]
+        )
         if window is not None:
             setattr(request, COUNTED, (counted, count))
-    except Exception:  # noqa: BLE001 - Redis down: the database answers
+    except Exception:  # Redis down: the database answers
         logger.warning("authentication cache unavailable")
     setattr(request, LOOKED_UP, (key, cached))
     return cached, values
@@ -138,7 +140,7 @@ def user_from_record(record: dict) -> User:
 
 
 class CachedTokenAuthentication(TokenAuthentication):
-    def authenticate(self, request):  # noqa: ANN001, ANN201
+    def authenticate(self, request):
         # DRF makes an authenticator per request: keeping the request here is safe.
         self.request = request
         return super().authenticate(request)
@@ -167,7 +169,7 @@ class CachedTokenAuthentication(TokenAuthentication):
         try:
             body = json.dumps({f: getattr(user, f) for f in _FIELDS})
             client().set(auth_cache_key(key), body, ex=AUTH_CACHE_SECONDS)
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
         return user, token
 

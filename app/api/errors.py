@@ -99,17 +99,17 @@ def _plain(status_code: int, title: str, detail: str) -> JsonResponse:
 
 
 # Django-level handlers (URLs outside DRF views, malformed paths, crashes in middleware).
-def bad_request(request, exception=None):  # noqa: ANN001, ARG001
+def bad_request(request, exception=None):
     return _plain(400, "Bad Request", "The request could not be understood.")
 
 
-def permission_denied(request, exception=None):  # noqa: ANN001, ARG001
+def permission_denied(request, exception=None):
     return _plain(403, "Forbidden", "You do not have permission to do this.")
 
 
-def not_found(request, exception=None):  # noqa: ANN001, ARG001
+def not_found(request, exception=None):
     return _plain(404, "Not Found", "No such resource.")
 
 
-def server_error(request):  # noqa: ANN001, ARG001
+def server_error(request):
     return _plain(500, "Internal Server Error", "An unexpected error occurred; it has been logged.")

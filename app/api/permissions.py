@@ -12,7 +12,7 @@ class IsOperator(BasePermission):
 
     message = "Only operators can do this."
 
-    def has_permission(self, request: Request, view: APIView) -> bool:  # noqa: ARG002
+    def has_permission(self, request: Request, view: APIView) -> bool:
         return bool(request.user and request.user.is_authenticated and request.user.is_operator)
 
 

@@ -34,7 +34,7 @@ class RedisUserRateThrottle(SimpleRateThrottle):
 
     scope = "user"
 
-    def get_cache_key(self, request, view) -> str | None:  # noqa: ANN001
+    def get_cache_key(self, request, view) -> str | None:
         if request.user and request.user.is_authenticated:
             ident = getattr(request.auth, "throttle_ident", None) or request.user.pk
         else:
@@ -57,7 +57,7 @@ class RedisUserRateThrottle(SimpleRateThrottle):
             return None
         return self._window_key(f"recsvc:throttle:{self.scope}:{throttle_ident}"), int(self.duration) + 1
 
-    def allow_request(self, request, view) -> bool:  # noqa: ANN001
+    def allow_request(self, request, view) -> bool:
         cache_key = self.get_cache_key(request, view)
         if self.rate is None or cache_key is None:
             return True
@@ -73,7 +73,7 @@ class RedisUserRateThrottle(SimpleRateThrottle):
                 # (and EXPIRE's NX flag needs Redis 7; the embedded server is 6.2).
                 pipe.expire(key, int(self.duration) + 1)
                 count, _ = pipe.execute()
-            except Exception:  # noqa: BLE001 - Redis down: do not turn a throttle into an outage
+            except Exception:  # Redis down: do not turn a throttle into an outage
                 logger.warning("throttle unavailable (Redis): letting the request through", exc_info=True)
                 return True
         if count > self.num_requests:

@@ -22,7 +22,8 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # digits and `._:@-`, 1-64 characters, so that it can stand in a URL path as it is.
 EXTERNAL_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}"
 external_id_validator = RegexValidator(
-    rf"^{EXTERNAL_ID_PATTERN}\Z", "Use 1 to 64 letters, digits, '.', '_', ':', '@' or '-', starting with a letter or digit."
+    rf"^{EXTERNAL_ID_PATTERN}\Z",
+    "Use 1 to 64 letters, digits, '.', '_', ':', '@' or '-', starting with a letter or digit.",
 )
 
 
@@ -33,7 +34,10 @@ def external_id_new() -> str:
 
 def external_id_field() -> models.CharField:
     return models.CharField(
-        max_length=64, unique=True, default=external_id_new, validators=[external_id_validator],
+        max_length=64,
+        unique=True,
+        default=external_id_new,
+        validators=[external_id_validator],
         help_text="The marketplace's own id of this row (unique per type).",
     )
 

@@ -9,15 +9,17 @@ from django.core.checks import Error, register
 
 
 @register()
-def metrics_networks_check(app_configs, **kwargs) -> list[Error]:  # noqa: ANN001, ANN003, ARG001
+def metrics_networks_check(app_configs, **kwargs) -> list[Error]:
     errors = []
     for net in settings.METRICS_ALLOWED_NETWORKS:
         try:
             ip_network(net, strict=False)
         except ValueError:
-            errors.append(Error(
-                f"METRICS_ALLOWED_NETWORKS holds {net!r}, which is not a network.",
-                hint="Use CIDR notation, e.g. 127.0.0.0/8,::1/128,10.0.0.0/8.",
-                id="observability.E001",
-            ))
+            errors.append(
+                Error(
+                    f"METRICS_ALLOWED_NETWORKS holds {net!r}, which is not a network.",
+                    hint="Use CIDR notation, e.g. 127.0.0.0/8,::1/128,10.0.0.0/8.",
+                    id="observability.E001",
+                )
+            )
     return errors

@@ -53,7 +53,7 @@ def queue_depths(queues: Iterable[str] = tuple(q.value for q in Queue)) -> dict[
             pipe.llen(f"{queue}{_PRIORITY_SEP}{step}")
     lengths = pipe.execute()
     per_queue = 1 + len(_PRIORITY_STEPS)
-    return {queue: sum(lengths[i * per_queue:(i + 1) * per_queue]) for i, queue in enumerate(queues)}
+    return {queue: sum(lengths[i * per_queue : (i + 1) * per_queue]) for i, queue in enumerate(queues)}
 
 
 def feedback_backlog() -> tuple[int, float]:
@@ -69,8 +69,9 @@ def feedback_backlog() -> tuple[int, float]:
 
 class ServiceStateCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        up = GaugeMetricFamily("recsvc_scrape_source_up", "1 if the source could be read during this scrape.",
-                               labels=["source"])
+        up = GaugeMetricFamily(
+            "recsvc_scrape_source_up", "1 if the source could be read during this scrape.", labels=["source"]
+        )
         yield from self._queues(up)
         yield from self._database(up)
         yield up
@@ -101,11 +102,15 @@ class ServiceStateCollector(Collector):
             up.add_metric(["database"], 0)
             return
         up.add_metric(["database"], 1)
-        yield GaugeMetricFamily("recsvc_feedback_pending", "Feedback events received but not applied yet.", value=pending)
+        yield GaugeMetricFamily(
+            "recsvc_feedback_pending", "Feedback events received but not applied yet.", value=pending
+        )
         yield GaugeMetricFamily(
             "recsvc_feedback_lag_seconds", "Age of the oldest feedback event not applied yet (0 when none).", value=lag
         )
-        model = GaugeMetricFamily("recsvc_model_active_info", "1 for the model version being served.", labels=["version"])
+        model = GaugeMetricFamily(
+            "recsvc_model_active_info", "1 for the model version being served.", labels=["version"]
+        )
         if version:
             model.add_metric([version], 1)
         yield model

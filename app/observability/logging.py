@@ -20,7 +20,10 @@ from app.observability import context
 
 # Attributes every LogRecord has: everything else on a record is an extra worth printing.
 _RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
-    "message", "asctime", "request_id", "task_id",
+    "message",
+    "asctime",
+    "request_id",
+    "task_id",
 }
 
 

@@ -55,7 +55,7 @@ class _Forward:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
 
-    def collect(self):  # noqa: ANN201
+    def collect(self):
         return self.registry.collect()
 
 

@@ -55,6 +55,7 @@ class MetricsMiddleware:
             route = match.view_name or match.route
         else:
             route = STATIC if request.path.startswith(self.static_prefix) else UNMATCHED
-        metrics.request_observe(route=route, method=request.method or "", status=response.status_code,
-                                seconds=time.perf_counter() - started)
+        metrics.request_observe(
+            route=route, method=request.method or "", status=response.status_code, seconds=time.perf_counter() - started
+        )
         return response

@@ -23,14 +23,14 @@ _tokens: dict[str, tuple[Any, Any]] = {}
 
 
 @before_task_publish.connect(dispatch_uid="observability.request_id_publish")
-def _request_id_publish(headers: dict | None = None, **kwargs: Any) -> None:  # noqa: ANN401
+def _request_id_publish(headers: dict | None = None, **kwargs: Any) -> None:
     rid = context.request_id.get()
     if rid and headers is not None:
         headers.setdefault(context.MESSAGE_HEADER, rid)
 
 
 @task_prerun.connect(dispatch_uid="observability.request_id_enter")
-def _request_id_enter(task_id: str = "", task: Any = None, **kwargs: Any) -> None:  # noqa: ANN401
+def _request_id_enter(task_id: str = "", task: Any = None, **kwargs: Any) -> None:
     incoming = getattr(task.request, context.MESSAGE_HEADER, None) if task is not None else None
     # Headers come from whoever can publish to the broker: sanitize like the HTTP header. A task
     # enqueued outside any request (beat, the shell) gets no id rather than a made-up one.
@@ -39,7 +39,7 @@ def _request_id_enter(task_id: str = "", task: Any = None, **kwargs: Any) -> Non
 
 
 @task_postrun.connect(dispatch_uid="observability.request_id_exit")
-def _request_id_exit(task_id: str = "", **kwargs: Any) -> None:  # noqa: ANN401
+def _request_id_exit(task_id: str = "", **kwargs: Any) -> None:
     tokens = _tokens.pop(task_id, None)
     if tokens is None:
         return
@@ -53,6 +53,6 @@ def _request_id_exit(task_id: str = "", **kwargs: Any) -> None:  # noqa: ANN401
 
 @after_setup_logger.connect(dispatch_uid="observability.celery_logger")
 @after_setup_task_logger.connect(dispatch_uid="observability.celery_task_logger")
-def _celery_logging(logger: logging.Logger | None = None, **kwargs: Any) -> None:  # noqa: ANN401
+def _celery_logging(logger: logging.Logger | None = None, **kwargs: Any) -> None:
     if logger is not None:
         celery_handlers_configure(logger, log_format=settings.LOG_FORMAT)

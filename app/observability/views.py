@@ -58,6 +58,6 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     return HttpResponse(generate_latest(scrape_registry()), content_type=CONTENT_TYPE_LATEST)
 
 
-def healthz_view(request: HttpRequest) -> HttpResponse:  # noqa: ARG001
+def healthz_view(request: HttpRequest) -> HttpResponse:
     """Liveness: the process answers. No database, no Redis — also the HTTP floor `make bench` compares with."""
     return HttpResponse(b'{"status": "ok"}', content_type="application/json")

@@ -118,8 +118,16 @@ def line_chart(
     `width` and `height` are the viewBox: give a chart shown twice as wide twice the width, so
     its text keeps the size of the others'.
     """
-    chart = Chart(chart_id=chart_id, title=title, x_label=x_label, y_label=y_label, width=width, height=height,
-                  right=width - MARGIN_RIGHT, bottom=height - MARGIN_BOTTOM)
+    chart = Chart(
+        chart_id=chart_id,
+        title=title,
+        x_label=x_label,
+        y_label=y_label,
+        width=width,
+        height=height,
+        right=width - MARGIN_RIGHT,
+        bottom=height - MARGIN_BOTTOM,
+    )
     xs = [x for s in series for x, _ in s.points]
     ys = [y for s in series for _, y in s.points if y is not None and math.isfinite(y)]
     if not xs or not ys:
@@ -155,8 +163,13 @@ def line_chart(
             markers.append(point)
         if current:
             segments.append(current)
-        chart.lines.append(Line(
-            name=s.name, color=PALETTE[i % len(PALETTE)], dashed=s.dashed, markers=markers,
-            segments=[" ".join(f"{px:g},{py:g}" for px, py in seg) for seg in segments],
-        ))
+        chart.lines.append(
+            Line(
+                name=s.name,
+                color=PALETTE[i % len(PALETTE)],
+                dashed=s.dashed,
+                markers=markers,
+                segments=[" ".join(f"{px:g},{py:g}" for px, py in seg) for seg in segments],
+            )
+        )
     return chart

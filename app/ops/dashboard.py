@@ -21,14 +21,20 @@ def _percent(value: float) -> str:
 def training_charts(history: list[dict[str, Any]]) -> tuple[Chart, Chart]:
     epochs = [h for h in history if isinstance(h, dict) and "epoch" in h]
     loss = line_chart(
-        chart_id="loss", title="Training and validation loss", x_label="epoch", y_label="loss (MSE)",
+        chart_id="loss",
+        title="Training and validation loss",
+        x_label="epoch",
+        y_label="loss (MSE)",
         series=[
             Series("train loss", [(h["epoch"], h.get("train_loss")) for h in epochs]),
             Series("validation loss", [(h["epoch"], h.get("val_loss")) for h in epochs], dashed=True),
         ],
     )
     alpha = line_chart(
-        chart_id="alpha", title="Blend weight α per epoch", x_label="epoch", y_label="α",
+        chart_id="alpha",
+        title="Blend weight α per epoch",
+        x_label="epoch",
+        y_label="α",
         series=[Series("alpha", [(h["epoch"], h.get("alpha")) for h in epochs])],
     )
     return loss, alpha
@@ -44,17 +50,24 @@ def acceptance_chart(by_day: list[dict[str, Any]]) -> Chart:
         return [(float((d - first).days), row.get(key)) for d, row in days]
 
     return line_chart(
-        chart_id="acceptance", title="Job recommendations per day", x_label="day", y_label="rate",
+        chart_id="acceptance",
+        title="Job recommendations per day",
+        x_label="day",
+        y_label="rate",
         series=[
             Series("acceptance rate (accepted / bid)", points("acceptance_rate")),
             Series("bid rate (bid / viewed)", points("bid_rate"), dashed=True),
             Series("view rate (viewed / shown)", points("view_rate"), dashed=True),
         ],
-        x_names=x_names, y_format=_percent, y_floor=0.0, width=1120, max_x_ticks=12,
+        x_names=x_names,
+        y_format=_percent,
+        y_floor=0.0,
+        width=1120,
+        max_x_ticks=12,
     )
 
 
-def _ratio(value: Any) -> float | None:  # noqa: ANN401
+def _ratio(value: Any) -> float | None:
     return value if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 

@@ -64,7 +64,9 @@ def model_overview() -> dict[str, Any] | None:
     row = _registry_row(version)
     metrics = (row.metrics if row is not None else None) or metadata.get("metrics") or {}
     ranking = metrics.get("ranking") or {}
-    training_data = (row.training_data if row is not None else None) or (metadata.get("extra") or {}).get("training_data")
+    training_data = (row.training_data if row is not None else None) or (metadata.get("extra") or {}).get(
+        "training_data"
+    )
     # The metadata file has the per-epoch history; the registry row a copy, for a web process
     # without the models volume.
     history = metadata.get("history") or (training_data or {}).get("history") or []

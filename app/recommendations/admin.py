@@ -98,7 +98,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         return (row.decision or {}).get("reason", "")
 
     @admin.action(description="Activate this version (rollback or roll forward)")
-    def activate_version(self, request: HttpRequest, queryset) -> None:  # noqa: ANN001
+    def activate_version(self, request: HttpRequest, queryset) -> None:
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
             return

@@ -50,7 +50,7 @@ def generation_bump(*names: str) -> None:
         for name in names:
             pipe.set(GEN.format(name=name), 1 + secrets.randbits(62), ex=generation_ttl())  # never "0"
         pipe.execute()
-    except Exception:  # noqa: BLE001 - a missed bump is bounded by the TTLs; never fail a write for it
+    except Exception:  # a missed bump is bounded by the TTLs; never fail a write for it
         logger.warning("could not bump cache generations %s", names)
 
 
@@ -59,8 +59,8 @@ def owner_forget_all() -> None:
     try:
         keys = list(client().scan_iter(match=OWNER.format(subject="*"), count=1000))
         for start in range(0, len(keys), 1000):
-            client().delete(*keys[start:start + 1000])
-    except Exception:  # noqa: BLE001
+            client().delete(*keys[start : start + 1000])
+    except Exception:  # only a slower next question
         logger.error("could not drop the owner records")
 
 
@@ -94,7 +94,7 @@ def owner_remember(subject: str, user_id: int, generation: str) -> None:
     """Record that the database showed `user_id` owns `subject`, asked after `generation` was read."""
     try:
         client().set(OWNER.format(subject=subject), f"{user_id}:{generation}", ex=OWNER_TTL)
-    except Exception:  # noqa: BLE001 - only a slower next question
+    except Exception:  # the request itself will report the outage
         logger.warning("could not record the owner of %s", subject)
 
 
@@ -106,8 +106,12 @@ def cache_lookup_keys(
     entry = ENTRY.format(kind=kind, user=user_id, subject=subject, limit=limit, mode=mode or "default")
     owned = owner_subject(kind=kind, job_id=job_id, cleaner_id=cleaner_id)
     names = _DEPENDS[kind](job_id, cleaner_id)
-    return [entry, OWNER.format(subject=owned), GEN.format(name=owner_generation(owned)),
-            *(GEN.format(name=n) for n in names)]
+    return [
+        entry,
+        OWNER.format(subject=owned),
+        GEN.format(name=owner_generation(owned)),
+        *(GEN.format(name=n) for n in names),
+    ]
 
 
 def cache_lookup_read(keys: list[str], values: list[bytes | None]) -> CacheLookup:
@@ -131,7 +135,7 @@ def cache_lookup(
     keys = cache_lookup_keys(kind=kind, user_id=user_id, job_id=job_id, cleaner_id=cleaner_id, limit=limit, mode=mode)
     try:
         values = client().mget(keys)
-    except Exception:  # noqa: BLE001 - the request itself will report the outage
+    except Exception:  # an answer not cached is only a slower next answer
         logger.warning("cache unavailable: computing without it")
         return CacheLookup("", None, None)
     return cache_lookup_read(keys, values)
@@ -145,5 +149,5 @@ def cache_put(token: str, payload: dict | str) -> None:
     try:
         body = payload if isinstance(payload, str) else json.dumps(payload, default=str)
         client().set(entry, f"{gens}\n{body}", ex=settings.RECOMMENDATION_CACHE_TTL)
-    except Exception:  # noqa: BLE001 - an answer not cached is only a slower next answer
+    except Exception:
         logger.warning("could not cache %s", entry)

@@ -14,7 +14,7 @@ from app.recommendations.models import Mode
 
 
 @checks.register(checks.Tags.compatibility)
-def ab_test_settings_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:  # noqa: ANN001, ANN003, ARG001
+def ab_test_settings_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     enabled = bool(getattr(settings, "RECOMMENDATION_AB_TEST_ENABLED", False))
     level = checks.Error if enabled else checks.Warning
     prefix = "E" if enabled else "W"
@@ -22,37 +22,45 @@ def ab_test_settings_check(app_configs=None, **kwargs) -> list[checks.CheckMessa
 
     split = getattr(settings, "RECOMMENDATION_AB_TEST_SPLIT", 0.5)
     if not isinstance(split, (int, float)) or isinstance(split, bool) or not 0 <= split <= 1:
-        problems.append(level(
-            f"RECOMMENDATION_AB_TEST_SPLIT is {split!r}; it must be a number from 0 to 1 "
-            "(the share of clients served by variant B).",
-            hint="For an even split set RECOMMENDATION_AB_TEST_SPLIT=0.5.",
-            id=f"recommendations.{prefix}001",
-        ))
+        problems.append(
+            level(
+                f"RECOMMENDATION_AB_TEST_SPLIT is {split!r}; it must be a number from 0 to 1 "
+                "(the share of clients served by variant B).",
+                hint="For an even split set RECOMMENDATION_AB_TEST_SPLIT=0.5.",
+                id=f"recommendations.{prefix}001",
+            )
+        )
     name = getattr(settings, "RECOMMENDATION_AB_TEST_NAME", "")
     if not isinstance(name, str) or not name.strip():
-        problems.append(level(
-            "RECOMMENDATION_AB_TEST_NAME is empty; it names the experiment and seeds the assignment.",
-            hint="Set e.g. RECOMMENDATION_AB_TEST_NAME=neural-vs-ensemble-2025-06.",
-            id=f"recommendations.{prefix}002",
-        ))
+        problems.append(
+            level(
+                "RECOMMENDATION_AB_TEST_NAME is empty; it names the experiment and seeds the assignment.",
+                hint="Set e.g. RECOMMENDATION_AB_TEST_NAME=neural-vs-ensemble-2025-06.",
+                id=f"recommendations.{prefix}002",
+            )
+        )
     pins_model = False
     for variant in ("A", "B"):
         setting = f"RECOMMENDATION_AB_VARIANT_{variant}"
         try:
             spec = variant_spec_parse(getattr(settings, setting, ""))
         except ValueError as exc:
-            problems.append(level(
-                f"{setting}: {exc}.",
-                hint=f"Examples: {setting}=mode:neural, {setting}=mode:ensemble, {setting}=model:20250601.",
-                id=f"recommendations.{prefix}003",
-            ))
+            problems.append(
+                level(
+                    f"{setting}: {exc}.",
+                    hint=f"Examples: {setting}=mode:neural, {setting}=mode:ensemble, {setting}=model:20250601.",
+                    id=f"recommendations.{prefix}003",
+                )
+            )
         else:
             pins_model = pins_model or bool(spec.model_version)
     if enabled and pins_model and settings.RECOMMENDATION_MODE == Mode.RULE_BASED:
-        problems.append(checks.Warning(
-            "A variant pins a model version but RECOMMENDATION_MODE is rule_based, which uses no model: "
-            "that variant would serve rule-based results.",
-            hint="Set RECOMMENDATION_MODE to ensemble or neural, or use 'mode:<mode>' variants.",
-            id="recommendations.W004",
-        ))
+        problems.append(
+            checks.Warning(
+                "A variant pins a model version but RECOMMENDATION_MODE is rule_based, which uses no model: "
+                "that variant would serve rule-based results.",
+                hint="Set RECOMMENDATION_MODE to ensemble or neural, or use 'mode:<mode>' variants.",
+                id="recommendations.W004",
+            )
+        )
     return problems

@@ -23,14 +23,20 @@ PRIOR_JOBS = 5
 PRIOR_RELIABILITY = 0.9
 
 
-def smoothed_quality(rating_sum: np.ndarray, review_count: np.ndarray, prior_rating: float = PRIOR_RATING) -> np.ndarray:
+def smoothed_quality(
+    rating_sum: np.ndarray, review_count: np.ndarray, prior_rating: float = PRIOR_RATING
+) -> np.ndarray:
     """Bayesian mean of the 1-10 ratings, mapped to [0, 1]."""
     mean = (rating_sum + PRIOR_REVIEWS * prior_rating) / (review_count + PRIOR_REVIEWS)
     return np.clip((mean - 1.0) / 9.0, 0.0, 1.0)
 
 
 def smoothed_reliability(
-    completed: np.ndarray, assigned: np.ndarray, cancelled_by_cleaner: np.ndarray, on_time: np.ndarray, reviews: np.ndarray
+    completed: np.ndarray,
+    assigned: np.ndarray,
+    cancelled_by_cleaner: np.ndarray,
+    on_time: np.ndarray,
+    reviews: np.ndarray,
 ) -> np.ndarray:
     """Completion and punctuality, each smoothed towards a prior, then averaged."""
     completion = (completed + PRIOR_JOBS * PRIOR_RELIABILITY) / (assigned + PRIOR_JOBS)
@@ -40,8 +46,16 @@ def smoothed_reliability(
 
 
 UPDATE_FIELDS = [
-    "review_count", "avg_rating", "quality", "jobs_assigned", "jobs_completed", "jobs_cancelled",
-    "on_time_rate", "reliability", "bids_placed", "bids_won",
+    "review_count",
+    "avg_rating",
+    "quality",
+    "jobs_assigned",
+    "jobs_completed",
+    "jobs_cancelled",
+    "on_time_rate",
+    "reliability",
+    "bids_placed",
+    "bids_won",
 ]
 
 
@@ -58,7 +72,9 @@ def cleaner_scores_refresh() -> int:
     index = {pk: i for i, pk in enumerate(ids)}
     n = len(ids)
     reviews, rating_sum, on_time = np.zeros(n), np.zeros(n), np.zeros(n)
-    for row in Review.objects.values("cleaner").annotate(c=Count("id"), s=Sum("rating"), t=Count("id", filter=Q(on_time=True))):
+    for row in Review.objects.values("cleaner").annotate(
+        c=Count("id"), s=Sum("rating"), t=Count("id", filter=Q(on_time=True))
+    ):
         i = index[row["cleaner"]]
         reviews[i], rating_sum[i], on_time[i] = row["c"], row["s"], row["t"]
     assigned, completed, cancelled = np.zeros(n), np.zeros(n), np.zeros(n)
@@ -75,7 +91,9 @@ def cleaner_scores_refresh() -> int:
         i = index[row["assigned_cleaner"]]
         assigned[i], completed[i], cancelled[i] = row["a"], row["c"], row["x"]
     placed, won = np.zeros(n), np.zeros(n)
-    for row in Bid.objects.values("cleaner").annotate(p=Count("id"), w=Count("id", filter=Q(status=Bid.Status.ACCEPTED))):
+    for row in Bid.objects.values("cleaner").annotate(
+        p=Count("id"), w=Count("id", filter=Q(status=Bid.Status.ACCEPTED))
+    ):
         i = index[row["cleaner"]]
         placed[i], won[i] = row["p"], row["w"]
 
@@ -83,11 +101,17 @@ def cleaner_scores_refresh() -> int:
     reliability = smoothed_reliability(completed, assigned, cancelled, on_time, reviews)
     rows = [
         CleanerScore(
-            cleaner_id=pk, review_count=int(reviews[i]),
+            cleaner_id=pk,
+            review_count=int(reviews[i]),
             avg_rating=float(rating_sum[i] / reviews[i]) if reviews[i] else None,
-            quality=float(quality[i]), jobs_assigned=int(assigned[i]), jobs_completed=int(completed[i]),
-            jobs_cancelled=int(cancelled[i]), on_time_rate=float(on_time[i] / reviews[i]) if reviews[i] else 1.0,
-            reliability=float(reliability[i]), bids_placed=int(placed[i]), bids_won=int(won[i]),
+            quality=float(quality[i]),
+            jobs_assigned=int(assigned[i]),
+            jobs_completed=int(completed[i]),
+            jobs_cancelled=int(cancelled[i]),
+            on_time_rate=float(on_time[i] / reviews[i]) if reviews[i] else 1.0,
+            reliability=float(reliability[i]),
+            bids_placed=int(placed[i]),
+            bids_won=int(won[i]),
         )
         for pk, i in index.items()
     ]

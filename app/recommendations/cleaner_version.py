@@ -22,5 +22,5 @@ def cleaners_changed() -> None:
     """Tell every worker that cleaner data changed (cheap; safe to call often)."""
     try:
         client().incr(VERSION_KEY)
-    except Exception:  # noqa: BLE001 - a missed bump only delays freshness to MAX_AGE
+    except Exception:  # a missed bump only delays freshness to MAX_AGE
         logger.warning("could not bump %s; workers refresh within %ss", VERSION_KEY, CLEANER_TABLE_MAX_AGE)

@@ -91,14 +91,14 @@ class Assignment:
         return f"ab-{self.variant}-{self.mode or 'default'}-{self.model_version or 'active'}"
 
 
-def _subject_user_id(*, kind: str, job, cleaner) -> int | None:  # noqa: ANN001
+def _subject_user_id(*, kind: str, job, cleaner) -> int | None:
     Kind = RecommendationRequest.Kind
     if kind in (Kind.JOBS_FOR_CLEANER, Kind.BID_SUGGESTION):
         return cleaner.user_id if cleaner is not None else None
     return job.client.user_id if job is not None else None
 
 
-def experiment_assign(*, kind: str, job=None, cleaner=None, mode: str = "") -> Assignment:  # noqa: ANN001
+def experiment_assign(*, kind: str, job=None, cleaner=None, mode: str = "") -> Assignment:
     """The assignment of a new request.
 
     An explicit `mode` from the caller wins over the experiment: the request runs in that mode
@@ -191,9 +191,20 @@ def two_proportion_z_test(
     else:
         verdict = f"no significant difference yet ({_p_text(p_value)})"
     return ZTest(
-        successes_a=successes_a, trials_a=trials_a, successes_b=successes_b, trials_b=trials_b,
-        rate_a=rate_a, rate_b=rate_b, z=z, p_value=p_value, absolute_lift=lift, absolute_lift_ci=lift_ci,
-        relative_lift=rel, relative_lift_ci=rel_ci, significant=significant, verdict=verdict,
+        successes_a=successes_a,
+        trials_a=trials_a,
+        successes_b=successes_b,
+        trials_b=trials_b,
+        rate_a=rate_a,
+        rate_b=rate_b,
+        z=z,
+        p_value=p_value,
+        absolute_lift=lift,
+        absolute_lift_ci=lift_ci,
+        relative_lift=rel,
+        relative_lift_ci=rel_ci,
+        significant=significant,
+        verdict=verdict,
     )
 
 
@@ -214,16 +225,22 @@ class Metric:
 
 METRICS: dict[str, Metric] = {
     "acceptance_rate": Metric(
-        stats.JOB_FUNNEL, Q(was_bid_placed=True), Q(was_bid_placed=True, was_bid_accepted=True),
+        stats.JOB_FUNNEL,
+        Q(was_bid_placed=True),
+        Q(was_bid_placed=True, was_bid_accepted=True),
         "job recommendations accepted, of those the cleaner bid on",
     ),
     "bid_rate": Metric(
-        stats.JOB_FUNNEL, Q(was_viewed=True), Q(was_viewed=True, was_bid_placed=True),
+        stats.JOB_FUNNEL,
+        Q(was_viewed=True),
+        Q(was_viewed=True, was_bid_placed=True),
         "job recommendations bid on, of those the cleaner viewed",
     ),
     "job_view_rate": Metric(stats.JOB_FUNNEL, None, Q(was_viewed=True), "job recommendations viewed, of those shown"),
     "hire_rate": Metric(
-        stats.CLEANER_FUNNEL, Q(was_viewed=True), Q(was_viewed=True, was_hired=True),
+        stats.CLEANER_FUNNEL,
+        Q(was_viewed=True),
+        Q(was_viewed=True, was_hired=True),
         "cleaner recommendations hired, of those the client viewed",
     ),
     "cleaner_view_rate": Metric(
@@ -237,8 +254,10 @@ def _per_variant(funnel: stats.Funnel, *, since: datetime, until: datetime, metr
     rows = stats.rows_between(funnel, since=since, until=until).filter(variant__in=VARIANTS)
     extra = {}
     if metric is not None:
-        extra = {"metric_trials": stats.count_where(metric.trials) if metric.trials is not None else Count("pk"),
-                 "metric_successes": stats.count_where(metric.successes)}
+        extra = {
+            "metric_trials": stats.count_where(metric.trials) if metric.trials is not None else Count("pk"),
+            "metric_successes": stats.count_where(metric.successes),
+        }
     found = {entry.pop("variant"): entry for entry in stats.funnel_by(funnel, rows, "variant", **extra)}
     empty = stats.funnel_overall(funnel, funnel.model.objects.none())
     if metric is not None:
@@ -255,16 +274,24 @@ def experiment_results(
     chosen = METRICS[metric]
     requests = dict(
         RecommendationRequest.objects.filter(created_at__gte=since, created_at__lt=until, variant__in=VARIANTS)
-        .values_list("variant").annotate(n=Count("pk")).order_by("variant")
+        .values_list("variant")
+        .annotate(n=Count("pk"))
+        .order_by("variant")
     )
     funnels = {
         name: _per_variant(funnel, since=since, until=until, metric=chosen if chosen.funnel is funnel else None)
-        for name, funnel in (("job_recommendations", stats.JOB_FUNNEL), ("cleaner_recommendations", stats.CLEANER_FUNNEL))
+        for name, funnel in (
+            ("job_recommendations", stats.JOB_FUNNEL),
+            ("cleaner_recommendations", stats.CLEANER_FUNNEL),
+        )
     }
     tested = funnels["job_recommendations" if chosen.funnel is stats.JOB_FUNNEL else "cleaner_recommendations"]
     counts = {v: (tested[v].pop("metric_successes"), tested[v].pop("metric_trials")) for v in VARIANTS}
     test = two_proportion_z_test(
-        successes_a=counts["A"][0], trials_a=counts["A"][1], successes_b=counts["B"][0], trials_b=counts["B"][1],
+        successes_a=counts["A"][0],
+        trials_a=counts["A"][1],
+        successes_b=counts["B"][0],
+        trials_b=counts["B"][1],
         min_trials=min_trials,
     )
     try:

@@ -39,6 +39,7 @@ MODELS = {RecommendationType.JOB: JobRecommendation, RecommendationType.CLEANER:
 # Events a client cannot report about the cleaners recommended to them.
 JOB_ONLY_EVENTS = frozenset({Event.BID_PLACED, Event.BID_ACCEPTED})
 
+
 @dataclass(frozen=True)
 class Target:
     """The recommendation an event is about, as stored on the feedback row."""

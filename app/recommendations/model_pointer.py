@@ -54,7 +54,7 @@ def active_version_published() -> str | None:
     """The version the registry's Redis key names; None when it is unset or Redis is unreachable."""
     try:
         value = client().get(ACTIVE_KEY)
-    except Exception:  # noqa: BLE001 - fall back to the file; the broker is down too, so no task waits on us
+    except Exception:  # fall back to the file; the broker is down too, so no task waits on us
         logger.warning("Redis unreachable: reading the active model version from the ACTIVE file")
         return None
     return value.decode() if value else None

@@ -56,7 +56,9 @@ class RecommendationRequest(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     kind = models.CharField(max_length=24, choices=Kind.choices)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    job = models.ForeignKey("marketplace.CleaningJob", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    job = models.ForeignKey(
+        "marketplace.CleaningJob", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     cleaner = models.ForeignKey(
         "marketplace.CleanerProfile", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
@@ -92,7 +94,9 @@ class RecommendationRequest(models.Model):
 
 
 class _ScoredRow(models.Model):
-    request = models.ForeignKey(RecommendationRequest, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    request = models.ForeignKey(
+        RecommendationRequest, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     score = models.FloatField()
     rank = models.PositiveSmallIntegerField()
     rule_based_score = models.FloatField(null=True, blank=True)
@@ -130,7 +134,9 @@ class CleanerRecommendation(_ScoredRow):
 class JobRecommendation(_ScoredRow):
     """A job recommended to a cleaner, with what the cleaner then did with it."""
 
-    cleaner = models.ForeignKey("marketplace.CleanerProfile", on_delete=models.CASCADE, related_name="job_recommendations")
+    cleaner = models.ForeignKey(
+        "marketplace.CleanerProfile", on_delete=models.CASCADE, related_name="job_recommendations"
+    )
     job = models.ForeignKey("marketplace.CleaningJob", on_delete=models.CASCADE, related_name="+")
     was_viewed = models.BooleanField(default=False)
     was_bid_placed = models.BooleanField(default=False)
@@ -187,12 +193,18 @@ class RecommendationFeedback(models.Model):
     idempotency_key = models.CharField(max_length=128)
     event = models.CharField(max_length=16, choices=Event.choices)
     value = models.FloatField(null=True, blank=True)
-    job_recommendation = models.ForeignKey(JobRecommendation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    job_recommendation = models.ForeignKey(
+        JobRecommendation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     cleaner_recommendation = models.ForeignKey(
         CleanerRecommendation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    job = models.ForeignKey("marketplace.CleaningJob", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    cleaner = models.ForeignKey("marketplace.CleanerProfile", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    job = models.ForeignKey(
+        "marketplace.CleaningJob", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    cleaner = models.ForeignKey(
+        "marketplace.CleanerProfile", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     occurred_at = models.DateTimeField()
     received_at = models.DateTimeField(auto_now_add=True)
     applied_at = models.DateTimeField(null=True, blank=True)
@@ -231,7 +243,9 @@ class ModelVersion(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     promoted_at = models.DateTimeField(null=True, blank=True)
     # Null on a promoted version: the automatic gate (or the training command) promoted it.
-    promoted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    promoted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     decision = models.JSONField(default=dict, blank=True)
     baseline = models.JSONField(default=dict, blank=True)
 

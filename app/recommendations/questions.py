@@ -25,6 +25,12 @@ def own_question(
 ) -> tuple[dict, Assignment]:
     """The cache lookup's question for a user asking about their own subject, and its assignment."""
     assignment = experiment_assign_for_user(user_id=user_id, mode=mode)
-    question = {"kind": kind, "user_id": user_id, "job_id": job_id, "cleaner_id": cleaner_id, "limit": limit,
-                "mode": assignment.cache_mode}
+    question = {
+        "kind": kind,
+        "user_id": user_id,
+        "job_id": job_id,
+        "cleaner_id": cleaner_id,
+        "limit": limit,
+        "mode": assignment.cache_mode,
+    }
     return question, assignment

@@ -126,7 +126,10 @@ def model_files_check_remote(version: str) -> str | None:
 
 
 def model_version_activate(
-    *, version: str, by=None, decision: dict | None = None,  # noqa: ANN001 - a User or None
+    *,
+    version: str,
+    by=None,
+    decision: dict | None = None,
     check_files: Callable[[str], str | None] = model_files_check_remote,
 ) -> ModelVersion:
     """Make `version` the active one (rollback and roll forward alike) and tell the workers.
@@ -152,12 +155,16 @@ def model_version_activate(
         previous = [r.version for r in rows if r.status == Status.ACTIVE and r.pk != target.pk]
         ModelVersion.objects.filter(version__in=previous).update(status=Status.RETIRED)
         target.status, target.promoted_at, target.promoted_by, target.baseline = Status.ACTIVE, now, by, baseline
-        target.decision = decision if decision else {
-            "verdict": "promote",
-            "reason": f"activated by {by.get_username() if by else 'the training command'}"
-                      f"{' (was ' + ', '.join(previous) + ')' if previous else ''}",
-            "previous": previous,
-        }
+        target.decision = (
+            decision
+            if decision
+            else {
+                "verdict": "promote",
+                "reason": f"activated by {by.get_username() if by else 'the training command'}"
+                f"{' (was ' + ', '.join(previous) + ')' if previous else ''}",
+                "previous": previous,
+            }
+        )
         target.save(update_fields=["status", "promoted_at", "promoted_by", "baseline", "decision"])
         # Published under the row locks, so two activations publish in the order they commit:
         # after commit, the second could publish first and leave the workers on the loser.
@@ -234,7 +241,7 @@ def retrain_lock_holder() -> str | None:
     return value.decode() if value else None
 
 
-def _send(task: str, **options) -> None:  # noqa: ANN003
+def _send(task: str, **options) -> None:
     task_send(task, **options)
 
 

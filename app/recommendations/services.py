@@ -62,10 +62,16 @@ def recommendation_request_create(
     if assignment is None:
         assignment = experiment_assign(kind=kind, job=job, cleaner=cleaner, mode=mode or "")
     req = RecommendationRequest.objects.create(
-        kind=kind, requested_by=user, job_id=job.pk if job is not None else job_id,
-        cleaner_id=cleaner.pk if cleaner is not None else cleaner_id, limit=limit, mode=assignment.mode,
-        variant=assignment.variant, pinned_model_version=assignment.model_version,
-        callback_url=callback_url or "", cache_key=cache_key,
+        kind=kind,
+        requested_by=user,
+        job_id=job.pk if job is not None else job_id,
+        cleaner_id=cleaner.pk if cleaner is not None else cleaner_id,
+        limit=limit,
+        mode=assignment.mode,
+        variant=assignment.variant,
+        pinned_model_version=assignment.model_version,
+        callback_url=callback_url or "",
+        cache_key=cache_key,
     )
     # Enqueued once the row is committed (at once in the API's autocommit), so the worker
     # always finds it; a broker failure reaches the caller as a 503.

@@ -16,7 +16,7 @@ from app.recommendations.models import CleanerScore
 
 @receiver([post_save, post_delete], sender=CleanerProfile)
 @receiver([post_save, post_delete], sender=CleanerScore)
-def _cleaner_data_changed(**kwargs) -> None:  # noqa: ANN003
+def _cleaner_data_changed(**kwargs) -> None:
     # Now, for readers inside this transaction, and again after commit, because a worker that
     # reloaded between the two would otherwise keep a table without the new row.
     cleaners_changed()
@@ -31,22 +31,22 @@ def _bump(*names: str) -> None:
 
 
 @receiver([post_save, post_delete], sender=CleaningJob)
-def _job_changed(instance: CleaningJob, **kwargs) -> None:  # noqa: ANN003
+def _job_changed(instance: CleaningJob, **kwargs) -> None:
     _bump(f"job:{instance.pk}", "open-jobs", f"owner:job:{instance.pk}")
 
 
 @receiver([post_save, post_delete], sender=Bid)
-def _bid_changed(instance: Bid, **kwargs) -> None:  # noqa: ANN003
+def _bid_changed(instance: Bid, **kwargs) -> None:
     _bump(f"job:{instance.job_id}", f"cleaner:{instance.cleaner_id}")
 
 
 @receiver([post_save, post_delete], sender=CleanerProfile)
-def _cleaner_changed(instance: CleanerProfile, **kwargs) -> None:  # noqa: ANN003
+def _cleaner_changed(instance: CleanerProfile, **kwargs) -> None:
     _bump(f"cleaner:{instance.pk}", f"owner:cleaner:{instance.pk}")
 
 
 @receiver(post_save, sender=ClientProfile)
-def _client_changed(instance: ClientProfile, created: bool, **kwargs) -> None:  # noqa: ANN003
+def _client_changed(instance: ClientProfile, created: bool, **kwargs) -> None:
     # Its jobs' owner is this profile's user: a profile moved to another user moves them all,
     # with the answers cached for the old one. (Deleting it deletes its jobs, one signal each.)
     if not created:

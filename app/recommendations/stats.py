@@ -86,7 +86,7 @@ def funnel_overall(funnel: Funnel, rows: QuerySet) -> dict:
     return _with_rates(funnel, rows.aggregate(**_aggregates(funnel)))
 
 
-def funnel_by(funnel: Funnel, rows: QuerySet, key: str, expression=None, **extra) -> list[dict]:  # noqa: ANN001
+def funnel_by(funnel: Funnel, rows: QuerySet, key: str, expression=None, **extra) -> list[dict]:
     """One row per value of `key` (a field, or `expression` named `key`), counts and rates; one query.
 
     `extra` adds aggregates (e.g. `count_where(...)`) to each row as they are.

@@ -46,7 +46,9 @@ class WebhookEndpoint(models.Model):
 class CallbackSecret(models.Model):
     """The secret that signs deliveries to a user's `callback_url`s; created on first use."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_callback_secret")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_callback_secret"
+    )
     secret = models.CharField(max_length=64, default=secret_generate, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     rotated_at = models.DateTimeField(null=True, blank=True)
@@ -85,11 +87,13 @@ class WebhookDelivery(models.Model):
         indexes = [models.Index(fields=["status", "next_attempt_at"], name="webhook_delivery_due")]
         constraints = [
             models.UniqueConstraint(
-                fields=["request", "event_type", "endpoint"], condition=Q(endpoint__isnull=False),
+                fields=["request", "event_type", "endpoint"],
+                condition=Q(endpoint__isnull=False),
                 name="webhook_delivery_one_per_endpoint",
             ),
             models.UniqueConstraint(
-                fields=["request", "event_type"], condition=Q(endpoint__isnull=True),
+                fields=["request", "event_type"],
+                condition=Q(endpoint__isnull=True),
                 name="webhook_delivery_one_per_callback",
             ),
         ]

@@ -110,4 +110,6 @@ def post(checked: CheckedURL, body: str, headers: dict[str, str], *, timeout: fl
     finally:
         timer.cancel()
         conn.close()
-    return SendResult(status_code=status, error=error.strip()[:1000], duration_ms=int((time.monotonic() - started) * 1000))
+    return SendResult(
+        status_code=status, error=error.strip()[:1000], duration_ms=int((time.monotonic() - started) * 1000)
+    )

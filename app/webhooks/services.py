@@ -94,7 +94,9 @@ def _enqueue(delivery_id: int, countdown: float | None = None) -> None:
     task_send(names.WEBHOOK_DELIVER, args=[delivery_id], countdown=countdown, ignore_result=True)
 
 
-def webhook_deliveries_create_for_request(*, request: RecommendationRequest, has_endpoints: bool | None = None) -> list[int]:
+def webhook_deliveries_create_for_request(
+    *, request: RecommendationRequest, has_endpoints: bool | None = None
+) -> list[int]:
     """Create the deliveries of a finished request, once, and enqueue them after commit.
 
     Called at the end of the recommendation task: it never raises into it. Returns the ids
@@ -129,7 +131,12 @@ def _deliveries_create(req: RecommendationRequest) -> list[int]:
     }
     rows = [
         WebhookDelivery(
-            endpoint=ep, request=req, url=url, event_type=EVENT_REQUEST_FINISHED, payload=payload, next_attempt_at=now,
+            endpoint=ep,
+            request=req,
+            url=url,
+            event_type=EVENT_REQUEST_FINISHED,
+            payload=payload,
+            next_attempt_at=now,
             msg_id=_msg_id(EVENT_REQUEST_FINISHED, req.pk, f"endpoint:{ep.pk}" if ep else "callback"),
         )
         for ep, url in targets
@@ -152,7 +159,12 @@ def webhook_alert_send(*, event: str, data: dict, key: str) -> list[int]:
     payload = {"type": event, "timestamp": now.isoformat(), "data": data}
     rows = [
         WebhookDelivery(
-            endpoint=ep, request=None, url=ep.url, event_type=event, payload=payload, next_attempt_at=now,
+            endpoint=ep,
+            request=None,
+            url=ep.url,
+            event_type=event,
+            payload=payload,
+            next_attempt_at=now,
             msg_id="msg_" + uuid.uuid5(_MSG_ID_NAMESPACE, f"{event}:{key}:endpoint:{ep.pk}").hex,
         )
         for ep in endpoints
@@ -160,7 +172,7 @@ def webhook_alert_send(*, event: str, data: dict, key: str) -> list[int]:
     return _deliveries_insert(rows, now) if rows else []
 
 
-def _deliveries_insert(rows: list[WebhookDelivery], now) -> list[int]:  # noqa: ANN001
+def _deliveries_insert(rows: list[WebhookDelivery], now) -> list[int]:
     """Insert the deliveries not created yet; enqueue the due ones after commit."""
     with transaction.atomic():
         WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True)
@@ -212,9 +224,9 @@ def webhook_delivery_attempt(*, delivery_id: int) -> str:
     now = timezone.now()
     # Conditions on the row's own columns only: with a join, Django turns the UPDATE into
     # `WHERE id IN (subquery)`, which PostgreSQL does not re-check after waiting for a lock.
-    claimed = WebhookDelivery.objects.filter(
-        pk=delivery_id, status=Status.PENDING, next_attempt_at__lte=now
-    ).update(attempts=F("attempts") + 1, next_attempt_at=now + CLAIM_LEASE)
+    claimed = WebhookDelivery.objects.filter(pk=delivery_id, status=Status.PENDING, next_attempt_at__lte=now).update(
+        attempts=F("attempts") + 1, next_attempt_at=now + CLAIM_LEASE
+    )
     if not claimed:
         return "skipped"  # not due, or no longer pending: a redelivered or duplicate message
 

@@ -31,21 +31,29 @@ def _visible_endpoint(user: User, endpoint_id: int) -> WebhookEndpoint:
 class WebhookEndpointListView(APIView):
     """Your webhook endpoints (every one, for operators); register a new one."""
 
-    @extend_schema(responses={200: s.WebhookEndpointPage, **problems(400, *COMMON)}, tags=["webhooks"],
-                   operation_id="webhook_endpoints_list")
+    @extend_schema(
+        responses={200: s.WebhookEndpointPage, **problems(400, *COMMON)},
+        tags=["webhooks"],
+        operation_id="webhook_endpoints_list",
+    )
     def get(self, request: Request) -> Response:
         paginator = BoundedLimitOffsetPagination()
         page = paginator.paginate_queryset(selectors.webhook_endpoints_visible(user=request.user), request, view=self)
         return paginator.get_paginated_response(s.WebhookEndpointOutput(page, many=True).data)
 
-    @extend_schema(request=s.WebhookEndpointInput, responses={201: s.WebhookEndpointCreated, **problems(400, *COMMON)},
-                   tags=["webhooks"])
+    @extend_schema(
+        request=s.WebhookEndpointInput,
+        responses={201: s.WebhookEndpointCreated, **problems(400, *COMMON)},
+        tags=["webhooks"],
+    )
     def post(self, request: Request) -> Response:
         data = s.WebhookEndpointInput(data=request.data)
         data.is_valid(raise_exception=True)
         endpoint = services.webhook_endpoint_create(owner=request.user, **data.validated_data)
         url = request.build_absolute_uri(reverse("webhook-endpoint-detail", args=[endpoint.pk]))
-        return Response(s.WebhookEndpointCreated(endpoint).data, status=status.HTTP_201_CREATED, headers={"Location": url})
+        return Response(
+            s.WebhookEndpointCreated(endpoint).data, status=status.HTTP_201_CREATED, headers={"Location": url}
+        )
 
 
 class WebhookEndpointDetailView(APIView):

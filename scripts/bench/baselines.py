@@ -25,8 +25,12 @@ def forward_pass_ms(network: Any, *, rows: int, width: int) -> list[float]:
 
     def forward() -> None:
         with torch.inference_mode():
-            network(torch.zeros(rows, dtype=torch.long), torch.zeros(rows, dtype=torch.long), torch.ones(rows),
-                    torch.zeros(rows, width))
+            network(
+                torch.zeros(rows, dtype=torch.long),
+                torch.zeros(rows, dtype=torch.long),
+                torch.ones(rows),
+                torch.zeros(rows, width),
+            )
 
     return timings_ms(forward, warmup=20)
 
@@ -54,9 +58,18 @@ def measure_network(processes: WebAndWorker) -> NetworkBaselines:
 
 
 def report_network(report: Report, b: NetworkBaselines) -> None:
-    report.record("  bare HTTP round trip to /healthz, same client and server (baseline)",
-                  f"{statistics.median(b.http):.2f} ms median", f"(p99 {percentile(b.http, 0.99):.2f} ms)")
-    report.record("  bare Celery round trip, no-op task (baseline)", f"{statistics.median(b.celery):.2f} ms median",
-                  f"(p99 {percentile(b.celery, 0.99):.2f} ms)")
-    report.record("  bare Redis round trip, PING (baseline: a cached answer makes one Redis call)",
-                  f"{statistics.median(b.redis):.2f} ms median", f"(p99 {percentile(b.redis, 0.99):.2f} ms)")
+    report.record(
+        "  bare HTTP round trip to /healthz, same client and server (baseline)",
+        f"{statistics.median(b.http):.2f} ms median",
+        f"(p99 {percentile(b.http, 0.99):.2f} ms)",
+    )
+    report.record(
+        "  bare Celery round trip, no-op task (baseline)",
+        f"{statistics.median(b.celery):.2f} ms median",
+        f"(p99 {percentile(b.celery, 0.99):.2f} ms)",
+    )
+    report.record(
+        "  bare Redis round trip, PING (baseline: a cached answer makes one Redis call)",
+        f"{statistics.median(b.redis):.2f} ms median",
+        f"(p99 {percentile(b.redis, 0.99):.2f} ms)",
+    )

@@ -34,5 +34,8 @@ def measure(endpoint: Endpoint) -> list[float]:
 def report_cached(report: Report, timings: list[float]) -> None:
     median = statistics.median(timings)
     report.verdict("cached answer <= 2 ms median", f"{median:.2f} ms", median <= 2)
-    report.record("cached answer: POST answered 200 from the cache", f"{median:.2f} ms median",
-                  f"(p99 {percentile(timings, 0.99):.2f} ms; target <= 2 ms; the guide: 5-10 ms)")
+    report.record(
+        "cached answer: POST answered 200 from the cache",
+        f"{median:.2f} ms median",
+        f"(p99 {percentile(timings, 0.99):.2f} ms; target <= 2 ms; the guide: 5-10 ms)",
+    )

@@ -22,9 +22,13 @@ if TYPE_CHECKING:
 
 def client_token(env: dict, user_id: int) -> str:
     """The API token of the bench job's client, made in a process of its own (this one has no Django yet)."""
-    code = ("import django; django.setup();from rest_framework.authtoken.models import Token;"
-            f"print(Token.objects.get_or_create(user_id={user_id})[0].key)")
-    return subprocess.run([PY, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout.strip()
+    code = (
+        "import django; django.setup();from rest_framework.authtoken.models import Token;"
+        f"print(Token.objects.get_or_create(user_id={user_id})[0].key)"
+    )
+    return subprocess.run(
+        [PY, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 @dataclass
@@ -70,8 +74,9 @@ def measure(processes: WebAndWorker, endpoint: Endpoint) -> Uncached:
         colds.append(endpoint.uncached_round_trip_ms())
     endpoint.posts.clear()
     round_trips = [endpoint.uncached_round_trip_ms() for _ in range(300)]
-    return Uncached(round_trips=round_trips, post_median=statistics.median(endpoint.posts),
-                    cold=statistics.median(colds))
+    return Uncached(
+        round_trips=round_trips, post_median=statistics.median(endpoint.posts), cold=statistics.median(colds)
+    )
 
 
 def measure_with_task_events(processes: WebAndWorker, endpoint: Endpoint) -> list[float]:
@@ -86,14 +91,25 @@ def report_uncached(report: Report, r: Uncached) -> None:
     median, p99 = statistics.median(r.round_trips), percentile(r.round_trips, 0.99)
     report.verdict("end to end <= 15 ms median", f"{median:.1f} ms", median <= 15)
     report.verdict("end to end <= 50 ms p99", f"{p99:.1f} ms", p99 <= 50)
-    report.verdict("cold first request as fast as the next ones (within the warm p99)", f"{r.cold:.1f} ms", r.cold <= p99)
-    report.record("end to end POST -> GET ?wait, 200 candidates, uncached", f"{median:.1f} ms median",
-                  f"(p99 {p99:.1f} ms; target <= 15 ms median, <= 50 ms p99)")
+    report.verdict(
+        "cold first request as fast as the next ones (within the warm p99)", f"{r.cold:.1f} ms", r.cold <= p99
+    )
+    report.record(
+        "end to end POST -> GET ?wait, 200 candidates, uncached",
+        f"{median:.1f} ms median",
+        f"(p99 {p99:.1f} ms; target <= 15 ms median, <= 50 ms p99)",
+    )
     report.record("  of which the POST, answered 202 (request stored, task enqueued)", f"{r.post_median:.1f} ms median")
-    report.record("  first request after a worker started (cold), median of 5 restarts", f"{r.cold:.1f} ms",
-                  "(target: as fast as the next ones; the guide: 500-800 ms)")
+    report.record(
+        "  first request after a worker started (cold), median of 5 restarts",
+        f"{r.cold:.1f} ms",
+        "(target: as fast as the next ones; the guide: 500-800 ms)",
+    )
 
 
 def report_task_events(report: Report, round_trips: list[float]) -> None:
-    report.record("  the same with Celery task events on (as while Flower watches the workers)",
-                  f"{statistics.median(round_trips):.1f} ms median", f"(p99 {percentile(round_trips, 0.99):.1f} ms)")
+    report.record(
+        "  the same with Celery task events on (as while Flower watches the workers)",
+        f"{statistics.median(round_trips):.1f} ms median",
+        f"(p99 {percentile(round_trips, 0.99):.1f} ms)",
+    )

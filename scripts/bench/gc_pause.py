@@ -22,8 +22,11 @@ def step(env: dict, report: Report) -> None:
     from scripts.bench.harness import run_probe  # not at the top: see the module's docstring
 
     r = run_probe(env, "scripts.bench.gc_pause")
-    report.record("full garbage collection, web process (Django, DRF, every view loaded)", f"{r['web']:.1f} ms median",
-                  "(a pause of every thread)")
+    report.record(
+        "full garbage collection, web process (Django, DRF, every view loaded)",
+        f"{r['web']:.1f} ms median",
+        "(a pause of every thread)",
+    )
     report.record("  the same in a worker process (torch and the model loaded too)", f"{r['worker']:.1f} ms median")
     report.record("  after gc.freeze(), as config/wsgi.py and the worker warm-up do", f"{r['frozen']:.2f} ms median")
 

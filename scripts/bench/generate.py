@@ -12,9 +12,11 @@ if TYPE_CHECKING:
 
 def step(env: dict, report: Report) -> None:
     manage(env, "migrate", "--noinput")
-    _, seconds = manage(env, "generate_training_data", "--jobs", "5000", "--cleaners", "200", "--clients", "500",
-                        "--seed", "42")
-    report.record("generate_training_data 5000/200/500, seed 42", f"{seconds:.1f} s wall",
-                  "(target < 60 s; the guide: 5-10 min)")
+    _, seconds = manage(
+        env, "generate_training_data", "--jobs", "5000", "--cleaners", "200", "--clients", "500", "--seed", "42"
+    )
+    report.record(
+        "generate_training_data 5000/200/500, seed 42", f"{seconds:.1f} s wall", "(target < 60 s; the guide: 5-10 min)"
+    )
     report.verdict("generate 5000 jobs in < 60 s", f"{seconds:.1f} s", seconds < 60)
     manage(env, "reset_sequences")

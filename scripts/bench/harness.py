@@ -23,9 +23,25 @@ PY = sys.executable
 T = TypeVar("T")
 
 # scripts/start-worker.sh's worker, on the recommendations queue only, with one child.
-WORKER = [PY, "-m", "celery", "-A", "workers.celery", "worker", "-Q", "recommendations",
-          "-c", "1", "--prefetch-multiplier=1", "--without-gossip", "--without-mingle",
-          "-n", "bench@%h", "-l", "WARNING"]
+WORKER = [
+    PY,
+    "-m",
+    "celery",
+    "-A",
+    "workers.celery",
+    "worker",
+    "-Q",
+    "recommendations",
+    "-c",
+    "1",
+    "--prefetch-multiplier=1",
+    "--without-gossip",
+    "--without-mingle",
+    "-n",
+    "bench@%h",
+    "-l",
+    "WARNING",
+]
 
 
 def manage(env: dict, *args: str) -> tuple[str, float]:
@@ -46,8 +62,9 @@ def run_probe(env: dict, module: str) -> dict:
     return json.loads(line[0][7:])
 
 
-def timings_ms(call: Callable[[], T], n: int = 300, warmup: int = 0,
-               check: Callable[[T], object] | None = None) -> list[float]:
+def timings_ms(
+    call: Callable[[], T], n: int = 300, warmup: int = 0, check: Callable[[T], object] | None = None
+) -> list[float]:
     """`n` timed calls after `warmup` untimed ones, in milliseconds; `check` sees each result, untimed."""
     for _ in range(warmup):
         call()
@@ -97,10 +114,28 @@ class WebAndWorker:
         self.app: Any = None  # the Celery app, once Django is set up in this process
         self._log = log
         self.web = subprocess.Popen(
-            [PY, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
-             *(["--worker-tmp-dir", "/dev/shm"] if os.path.isdir("/dev/shm") else []),
-             "--worker-class", "gthread", "--workers", "1", "--threads", "8", "--access-logfile", "-"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=log)
+            [
+                PY,
+                "-m",
+                "gunicorn",
+                "config.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                *(["--worker-tmp-dir", "/dev/shm"] if os.path.isdir("/dev/shm") else []),
+                "--worker-class",
+                "gthread",
+                "--workers",
+                "1",
+                "--threads",
+                "8",
+                "--access-logfile",
+                "-",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=log,
+        )
         self.worker = self._start_worker()
 
     def _start_worker(self, *extra: str) -> subprocess.Popen:

@@ -24,17 +24,30 @@ class Report:
     def write_markdown(self, env: dict, training: str) -> None:
         backend = "PostgreSQL" if env["DATABASE_URL"].startswith("postgres") else "SQLite"
         lines = [
-            "# Benchmarks", "",
+            "# Benchmarks",
+            "",
             "Reproduce with `make bench` (set `DATABASE_URL` for PostgreSQL; `REDIS_URL` for your Redis,",
             "otherwise an embedded one is started). Each figure sits next to a bare baseline measured in",
-            "the same run, because these machines are shared and noisy.", "",
-            f"Last run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {backend}, {os.cpu_count()} cores, Python {sys.version.split()[0]}.", "",
-            "| measurement | result | note |", "|---|---|---|",
-            *[f"| {n.strip()} | {v} | {note} |" for n, v, note in self.results], "",
-            "## Training output (validation slice: the latest 20% of completed jobs)", "", "```", training.strip(), "```", "",
-            "## Targets in this run", "",
-            "| target | measured | met |", "|---|---|---|",
-            *[f"| {name} | {value} | {'yes' if ok else 'no'} |" for name, value, ok in self.verdicts], "",
+            "the same run, because these machines are shared and noisy.",
+            "",
+            f"Last run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {backend}, {os.cpu_count()} cores, Python {sys.version.split()[0]}.",
+            "",
+            "| measurement | result | note |",
+            "|---|---|---|",
+            *[f"| {n.strip()} | {v} | {note} |" for n, v, note in self.results],
+            "",
+            "## Training output (validation slice: the latest 20% of completed jobs)",
+            "",
+            "```",
+            training.strip(),
+            "```",
+            "",
+            "## Targets in this run",
+            "",
+            "| target | measured | met |",
+            "|---|---|---|",
+            *[f"| {name} | {value} | {'yes' if ok else 'no'} |" for name, value, ok in self.verdicts],
+            "",
             *WHERE_THE_TIME_GOES,
         ]
         (ROOT / "BENCHMARKS.md").write_text("\n".join(lines))
@@ -42,11 +55,13 @@ class Report:
 
 
 WHERE_THE_TIME_GOES = [
-    "## Where the time goes", "",
+    "## Where the time goes",
+    "",
     "These 2-core VMs are shared and noisy: the bare baselines above move by half from run to run,",
     "and everything runs on the same two cores (client, gunicorn, worker, PostgreSQL, Redis), so",
     "every millisecond of CPU saved anywhere shortens the loop. The web runs as in production",
-    "(scripts/start-web.sh: gthread, access log, heartbeat file on /dev/shm), with one process.", "",
+    "(scripts/start-web.sh: gthread, access log, heartbeat file on /dev/shm), with one process.",
+    "",
     "- Uncached: the POST (token, throttle, cache and owner lookup in one Redis command, the",
     "  request row, the enqueue) is about half; the worker claims and loads the request in one",
     "  statement, runs one query for the exclusions, scores, and publishes the answer on the",
@@ -62,5 +77,6 @@ WHERE_THE_TIME_GOES = [
     "- Celery task events (on while Flower watches) add three publishes per task; the worker",
     "  sends none unless asked (README, Monitoring).",
     "- A `-P solo` worker saved about 3 ms more in a trial, but it loses Celery's hard time limits,",
-    "  so the containers keep prefork.", "",
+    "  so the containers keep prefork.",
+    "",
 ]

@@ -18,12 +18,22 @@ if TYPE_CHECKING:
 def step(env: dict, report: Report) -> str:
     """Train model version 1.0; the command's output from "Validation metrics" on."""
     out, seconds = manage(
-        env, "train_recommendation_model", "--epochs", "50", "--batch-size", "256", "--model-version", "1.0",
+        env,
+        "train_recommendation_model",
+        "--epochs",
+        "50",
+        "--batch-size",
+        "256",
+        "--model-version",
+        "1.0",
     )
-    report.record("train_recommendation_model (load + train + evaluate)", f"{seconds:.1f} s wall",
-                  "(target <= 15 s; the guide: 5-10 min)")
+    report.record(
+        "train_recommendation_model (load + train + evaluate)",
+        f"{seconds:.1f} s wall",
+        "(target <= 15 s; the guide: 5-10 min)",
+    )
     report.verdict("training, loading included, <= 15 s", f"{seconds:.1f} s", seconds <= 15)
-    tail = out[out.index("Validation metrics"):]
+    tail = out[out.index("Validation metrics") :]
     share = float(re.search(r"reaches ([0-9.]+)% of it", tail).group(1))
     report.verdict("neural R² >= 90% of the ceiling", f"{share:.1f}%", share >= 90)
     _verdict_against_rule_based(report, tail)
@@ -33,10 +43,15 @@ def step(env: dict, report: Report) -> str:
 
 def _verdict_against_rule_based(report: Report, tail: str) -> None:
     """The neural model and the ensemble must both rank better than the rule-based scorer."""
-    rows = {m.group(1): (float(m.group(2)), float(m.group(3)))
-            for m in re.finditer(r"^\s+(neural|ensemble|rule_based|random)\s+([0-9.]+)\s+([0-9.]+)", tail, re.M)}
+    rows = {
+        m.group(1): (float(m.group(2)), float(m.group(3)))
+        for m in re.finditer(r"^\s+(neural|ensemble|rule_based|random)\s+([0-9.]+)\s+([0-9.]+)", tail, re.M)
+    }
     rule = rows["rule_based"]
     for name in ("neural", "ensemble"):
         ok = rows[name][0] > rule[0] and rows[name][1] > rule[1]
-        report.verdict(f"{name} beats rule-based on NDCG@5 and pairwise accuracy",
-                       f"{rows[name][0]:.3f} / {rows[name][1]:.3f} vs {rule[0]:.3f} / {rule[1]:.3f}", ok)
+        report.verdict(
+            f"{name} beats rule-based on NDCG@5 and pairwise accuracy",
+            f"{rows[name][0]:.3f} / {rows[name][1]:.3f} vs {rule[0]:.3f} / {rule[1]:.3f}",
+            ok,
+        )

@@ -38,7 +38,7 @@ def _worker_forgets_the_model() -> None:
 
 
 @pytest.fixture(autouse=True)
-def clean_pointers(request: pytest.FixtureRequest, models_dir: Path):  # noqa: ANN201
+def clean_pointers(request: pytest.FixtureRequest, models_dir: Path):
     _clear_pointers(models_dir)
     yield
     _clear_pointers(models_dir)
@@ -47,7 +47,7 @@ def clean_pointers(request: pytest.FixtureRequest, models_dir: Path):  # noqa: A
 
 
 @pytest.fixture
-def marketplace(transactional_db) -> None:  # noqa: ANN001
+def marketplace(transactional_db) -> None:
     """400 jobs, 30 cleaners, 60 clients: trains in well under a second."""
     from app.recommendations.cleaner_scores import cleaner_scores_refresh
     from app.synthetic.generator import training_data_generate
@@ -61,7 +61,7 @@ def new_version(prefix: str = "lc") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def train(version: str | None = None, **kwargs):  # noqa: ANN003, ANN201
+def train(version: str | None = None, **kwargs):
     """Train and register a version (a candidate; `activate=True` to make it active)."""
     from workers.training.train import model_train
 
@@ -78,7 +78,7 @@ def add_review() -> None:
     f.completed_job(CleanerProfile.objects.order_by("pk").first(), rating=9)
 
 
-def wait_until(predicate, timeout: float = 30, what: str = "condition"):  # noqa: ANN001, ANN201
+def wait_until(predicate, timeout: float = 30, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -89,7 +89,7 @@ def wait_until(predicate, timeout: float = 30, what: str = "condition"):  # noqa
 
 
 @pytest.fixture(scope="module")
-def trainer(worker_env: dict[str, str], models_dir: Path):  # noqa: ANN201
+def trainer(worker_env: dict[str, str], models_dir: Path):
     """A real worker on the `training` queue, concurrency 1, as scripts/start-trainer.sh runs it."""
     from workers.celery import app
 

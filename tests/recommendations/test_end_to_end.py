@@ -47,7 +47,10 @@ def test_it_ranks_cleaners_for_a_job_through_the_worker(celery_worker, api_clien
     assert set(first["components"]) >= {"quality", "distance", "specialty", "price_fit"}
     _stored(body["id"])
     rows = CleanerRecommendation.objects.filter(request_id=body["id"]).order_by("rank")
-    assert [(r.cleaner_id, r.rank, r.mode) for r in rows] == [(near_specialist.pk, 1, "rule_based"), (far.pk, 2, "rule_based")]
+    assert [(r.cleaner_id, r.rank, r.mode) for r in rows] == [
+        (near_specialist.pk, 1, "rule_based"),
+        (far.pk, 2, "rule_based"),
+    ]
 
 
 def test_it_hides_other_clients_jobs_and_requests(celery_worker, api_client) -> None:
@@ -110,7 +113,9 @@ def test_it_serves_all_three_kinds_with_the_neural_model(celery_worker, api_clie
         assert {r.model_version for r in rows} == {"e2e-1"}
 
         api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(cleaner.user)}")
-        done = _wait_for_mode(api_client, f"/api/v1/cleaners/{cleaner.pk}/recommendations/", {"mode": "neural"}, "neural")
+        done = _wait_for_mode(
+            api_client, f"/api/v1/cleaners/{cleaner.pk}/recommendations/", {"mode": "neural"}, "neural"
+        )
         assert done["result"]["mode"] == "neural"
         _stored(done["id"])
         assert JobRecommendation.objects.filter(request_id=done["id"]).count() == len(done["result"]["jobs"])

@@ -88,7 +88,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:  # http.server's naming
                 reply = receiver._record(self)
                 time.sleep(reply.delay)
                 try:
@@ -101,14 +101,14 @@ class Receiver:
                 except ConnectionError:
                     pass  # the sender gave up first (a timeout test)
 
-            def log_message(self, *args) -> None:  # noqa: ANN002
+            def log_message(self, *args) -> None:
                 pass
 
         return Handler
 
 
 @pytest.fixture
-def make_receiver():  # noqa: ANN201
+def make_receiver():
     made: list[Receiver] = []
 
     def make(*replies: int | Reply, secret: str = "") -> Receiver:
@@ -123,12 +123,12 @@ def make_receiver():  # noqa: ANN201
 class FakeDNS:
     """Host names resolve from `table`; IP literals go to the real getaddrinfo (no network)."""
 
-    def __init__(self, real) -> None:  # noqa: ANN001
+    def __init__(self, real) -> None:
         self.real = real
         self.table: dict[str, list[str] | Callable[[], list[str]]] = {}  # a callable answers each lookup anew
         self.lookups: list[str] = []
 
-    def __call__(self, host, port, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN204
+    def __call__(self, host, port, *args, **kwargs):
         name = host.decode() if isinstance(host, bytes) else str(host)
         try:
             socket.inet_pton(socket.AF_INET6 if ":" in name else socket.AF_INET, name)
@@ -141,8 +141,13 @@ class FakeDNS:
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
         answer = self.table[name]
         return [
-            (socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM, 6, "",
-             (ip, port or 0, 0, 0) if ":" in ip else (ip, port or 0))
+            (
+                socket.AF_INET6 if ":" in ip else socket.AF_INET,
+                socket.SOCK_STREAM,
+                6,
+                "",
+                (ip, port or 0, 0, 0) if ":" in ip else (ip, port or 0),
+            )
             for ip in (answer() if callable(answer) else answer)
         ]
 
@@ -156,6 +161,6 @@ def fake_dns(monkeypatch: pytest.MonkeyPatch) -> FakeDNS:
 
 
 @pytest.fixture
-def allow_local(settings) -> None:  # noqa: ANN001
+def allow_local(settings) -> None:
     """Let this (test) process send to and register receivers on 127.0.0.1."""
     settings.WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]

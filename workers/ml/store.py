@@ -53,7 +53,6 @@ from workers.ml.hybrid import FEATURE_SIDES, EpochStats, HybridConfig, HybridMod
 FORMAT_VERSION = 1
 
 
-
 class ModelStoreError(Exception):
     """Base class: a model version cannot be saved or used as it is."""
 

@@ -26,14 +26,36 @@ MAX_OPEN_JOBS_SCANNED = 2000
 BUSY_STATUSES = (CleaningJob.Status.ASSIGNED, CleaningJob.Status.IN_PROGRESS)
 
 _CLEANER_FIELDS = (
-    "id", "home_lat", "home_lng", "service_radius_km", "hourly_rate", "years_experience",
-    "services_mask", "specialties_mask", "available_days_mask", "day_start_hour", "day_end_hour",
-    "verified", "score__quality", "score__reliability", "score__review_count",
+    "id",
+    "home_lat",
+    "home_lng",
+    "service_radius_km",
+    "hourly_rate",
+    "years_experience",
+    "services_mask",
+    "specialties_mask",
+    "available_days_mask",
+    "day_start_hour",
+    "day_end_hour",
+    "verified",
+    "score__quality",
+    "score__reliability",
+    "score__review_count",
 )
 _JOB_FIELDS = (
-    "id", "client_id", "property__lat", "property__lng", "service_type", "scheduled_start",
-    "duration_hours", "budget", "property__property_type", "property__size_sqft",
-    "property__bedrooms", "property__bathrooms", "property__has_pets",
+    "id",
+    "client_id",
+    "property__lat",
+    "property__lng",
+    "service_type",
+    "scheduled_start",
+    "duration_hours",
+    "budget",
+    "property__property_type",
+    "property__size_sqft",
+    "property__bedrooms",
+    "property__bathrooms",
+    "property__has_pets",
 )
 _DEFAULT_QUALITY = float(smoothed_quality(np.zeros(1), np.zeros(1), PRIOR_RATING)[0])
 
@@ -43,12 +65,21 @@ def _job_row_to_columns(row: tuple) -> dict[str, float]:
     start = start.astimezone(UTC)
     start_hour = start.hour + start.minute / 60.0
     return {
-        "job_id": job_id, "client_id": client_id, "lat": lat, "lng": lng,
-        "service_idx": SERVICE_TYPES.index(service), "weekday": start.weekday(),
-        "start_hour": start_hour, "end_hour": start_hour + float(duration),
-        "duration_hours": float(duration), "budget": float(budget),
-        "property_type_idx": PROPERTY_TYPES.index(ptype), "size_sqft": size, "bedrooms": bedrooms,
-        "bathrooms": bathrooms, "has_pets": float(pets),
+        "job_id": job_id,
+        "client_id": client_id,
+        "lat": lat,
+        "lng": lng,
+        "service_idx": SERVICE_TYPES.index(service),
+        "weekday": start.weekday(),
+        "start_hour": start_hour,
+        "end_hour": start_hour + float(duration),
+        "duration_hours": float(duration),
+        "budget": float(budget),
+        "property_type_idx": PROPERTY_TYPES.index(ptype),
+        "size_sqft": size,
+        "bedrooms": bedrooms,
+        "bathrooms": bathrooms,
+        "has_pets": float(pets),
     }
 
 
@@ -81,10 +112,23 @@ def job_context_of(job: CleaningJob) -> dict[str, float]:
     if "property" not in job._state.fields_cache:
         return job_context(job_id=job.pk)
     p = job.property
-    return _job_row_to_columns((
-        job.pk, job.client_id, p.lat, p.lng, job.service_type, job.scheduled_start, job.duration_hours,
-        job.budget, p.property_type, p.size_sqft, p.bedrooms, p.bathrooms, p.has_pets,
-    ))
+    return _job_row_to_columns(
+        (
+            job.pk,
+            job.client_id,
+            p.lat,
+            p.lng,
+            job.service_type,
+            job.scheduled_start,
+            job.duration_hours,
+            job.budget,
+            p.property_type,
+            p.size_sqft,
+            p.bedrooms,
+            p.bathrooms,
+            p.has_pets,
+        )
+    )
 
 
 def job_context(*, job_id: int) -> dict[str, float] | None:
@@ -179,7 +223,11 @@ def open_jobs_for_cleaner(*, cleaner: CleanerProfile, now: datetime | None = Non
     )
     jobs = [_job_row_to_columns(r) for r in rows]
     return [
-        j for j in jobs
+        j
+        for j in jobs
         if j["end_hour"] <= cleaner.day_end_hour
-        and distance_km(np.float64(j["lat"]), np.float64(j["lng"]), np.float64(cleaner.home_lat), np.float64(cleaner.home_lng)) <= radius
+        and distance_km(
+            np.float64(j["lat"]), np.float64(j["lng"]), np.float64(cleaner.home_lat), np.float64(cleaner.home_lng)
+        )
+        <= radius
     ]

@@ -35,7 +35,7 @@ class CleanerTable:
     def _current_version(self) -> bytes | None:
         try:
             return redis_client().get(VERSION_KEY)
-        except Exception:  # noqa: BLE001 - Redis down: fall back to the age limit
+        except Exception:  # Redis down: fall back to the age limit
             return self._version
 
     def invalidate(self) -> None:

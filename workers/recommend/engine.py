@@ -51,14 +51,16 @@ class Scored:
     def rows(self) -> list[dict]:
         out = []
         for i, subject_id in enumerate(self.ids.tolist()):
-            out.append({
-                "id": subject_id,
-                "rank": i + 1,
-                "score": round(float(self.score[i]), 6),
-                "rule_based_score": round(float(self.rule_based_score[i]), 6),
-                "neural_score": None if self.neural_score is None else round(float(self.neural_score[i]), 6),
-                "components": {k: round(float(v[i]), 4) for k, v in self.components.items()},
-            })
+            out.append(
+                {
+                    "id": subject_id,
+                    "rank": i + 1,
+                    "score": round(float(self.score[i]), 6),
+                    "rule_based_score": round(float(self.rule_based_score[i]), 6),
+                    "neural_score": None if self.neural_score is None else round(float(self.neural_score[i]), 6),
+                    "components": {k: round(float(v[i]), 4) for k, v in self.components.items()},
+                }
+            )
         return out
 
 
@@ -77,7 +79,7 @@ class RecommendationEngine:
         self.mode = self._effective_mode()
 
     @property
-    def nn_model(self):  # noqa: ANN201 - a torch module, typed loosely to keep torch out of imports
+    def nn_model(self):  # a torch module, typed loosely to keep torch out of imports
         return self.model_manager.model
 
     def _effective_mode(self) -> str:
@@ -106,7 +108,7 @@ class RecommendationEngine:
     # -- scoring -------------------------------------------------------------------------
 
     def _neural(
-        self, job: dict[str, np.ndarray], cleaner: dict[str, np.ndarray], pair: dict[str, np.ndarray], model  # noqa: ANN001
+        self, job: dict[str, np.ndarray], cleaner: dict[str, np.ndarray], pair: dict[str, np.ndarray], model
     ) -> np.ndarray:
         from workers.ml.hybrid import InteractionArrays, predict
 
@@ -120,7 +122,11 @@ class RecommendationEngine:
         return predict(model, data).astype(np.float64)
 
     def score_pairs(
-        self, job: dict[str, np.ndarray], cleaner: dict[str, np.ndarray], *, mode: str | None = None,
+        self,
+        job: dict[str, np.ndarray],
+        cleaner: dict[str, np.ndarray],
+        *,
+        mode: str | None = None,
         model_version: str | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, dict[str, np.ndarray], str, str]:
         """Score aligned (job, cleaner) pairs.
@@ -157,10 +163,13 @@ class RecommendationEngine:
         else:
             order = np.lexsort((ids, -score))
         return Scored(
-            ids=ids[order], score=score[order], rule_based_score=rule[order],
+            ids=ids[order],
+            score=score[order],
+            rule_based_score=rule[order],
             neural_score=None if neural is None else neural[order],
             components={k: v[order] for k, v in components.items()},
-            mode=mode, model_version=version,
+            mode=mode,
+            model_version=version,
             candidates=n,
         )
 

@@ -18,30 +18,73 @@ from app.marketplace.geo import distance_km
 from app.marketplace.models import PROPERTY_TYPES, SERVICE_TYPES
 
 JOB_COLUMNS = (
-    "job_id", "client_id", "lat", "lng", "service_idx", "weekday", "start_hour", "end_hour",
-    "duration_hours", "budget", "property_type_idx", "size_sqft", "bedrooms", "bathrooms", "has_pets",
+    "job_id",
+    "client_id",
+    "lat",
+    "lng",
+    "service_idx",
+    "weekday",
+    "start_hour",
+    "end_hour",
+    "duration_hours",
+    "budget",
+    "property_type_idx",
+    "size_sqft",
+    "bedrooms",
+    "bathrooms",
+    "has_pets",
 )
 CLEANER_COLUMNS = (
-    "cleaner_id", "home_lat", "home_lng", "service_radius_km", "hourly_rate", "years_experience",
-    "services_mask", "specialties_mask", "available_days_mask", "day_start_hour", "day_end_hour",
-    "verified", "quality", "reliability", "review_count",
+    "cleaner_id",
+    "home_lat",
+    "home_lng",
+    "service_radius_km",
+    "hourly_rate",
+    "years_experience",
+    "services_mask",
+    "specialties_mask",
+    "available_days_mask",
+    "day_start_hour",
+    "day_end_hour",
+    "verified",
+    "quality",
+    "reliability",
+    "review_count",
 )
 
 # Feature names per side, stored in the model's metadata and checked when a model loads.
 CLIENT_FEATURES = (
     *(f"service_{s}" for s in SERVICE_TYPES),
     *(f"property_{p}" for p in PROPERTY_TYPES),
-    "log_budget", "duration_hours", "budget_per_hour", "size_ksqft", "bedrooms", "bathrooms",
-    "has_pets", "start_hour", "weekend",
+    "log_budget",
+    "duration_hours",
+    "budget_per_hour",
+    "size_ksqft",
+    "bedrooms",
+    "bathrooms",
+    "has_pets",
+    "start_hour",
+    "weekend",
 )
 CLEANER_FEATURES = (
-    "hourly_rate", "years_experience", "verified", "service_radius_km", "n_services", "n_specialties",
+    "hourly_rate",
+    "years_experience",
+    "verified",
+    "service_radius_km",
+    "n_services",
+    "n_specialties",
 )
 PAIR_FEATURES = (
-    "distance_km", "distance_over_radius", "offers_service", "specialty_match", "price_ratio",
-    "available", "large_and_junior",
+    "distance_km",
+    "distance_over_radius",
+    "offers_service",
+    "specialty_match",
+    "price_ratio",
+    "available",
+    "large_and_junior",
 )
 FEATURE_SCHEMA = {"client": list(CLIENT_FEATURES), "cleaner": list(CLEANER_FEATURES), "pair": list(PAIR_FEATURES)}
+
 
 def _bit_set(mask: np.ndarray, bit_index: np.ndarray) -> np.ndarray:
     return (mask.astype(np.int64) >> bit_index.astype(np.int64)) & 1 == 1
@@ -80,29 +123,33 @@ def client_feature_matrix(job: dict[str, np.ndarray]) -> np.ndarray:
     ptype = np.zeros((n, len(PROPERTY_TYPES)), np.float32)
     ptype[np.arange(n), job["property_type_idx"].astype(np.int64)] = 1.0
     duration = np.maximum(job["duration_hours"], 0.25)
-    rest = np.column_stack([
-        np.log1p(job["budget"]),
-        job["duration_hours"],
-        job["budget"] / duration,
-        job["size_sqft"] / 1000.0,
-        job["bedrooms"],
-        job["bathrooms"],
-        job["has_pets"],
-        job["start_hour"],
-        (job["weekday"] >= 5).astype(np.float32),
-    ])
+    rest = np.column_stack(
+        [
+            np.log1p(job["budget"]),
+            job["duration_hours"],
+            job["budget"] / duration,
+            job["size_sqft"] / 1000.0,
+            job["bedrooms"],
+            job["bathrooms"],
+            job["has_pets"],
+            job["start_hour"],
+            (job["weekday"] >= 5).astype(np.float32),
+        ]
+    )
     return np.hstack([service, ptype, rest]).astype(np.float32)
 
 
 def cleaner_feature_matrix(cleaner: dict[str, np.ndarray]) -> np.ndarray:
-    return np.column_stack([
-        cleaner["hourly_rate"],
-        cleaner["years_experience"],
-        cleaner["verified"],
-        cleaner["service_radius_km"],
-        popcount(cleaner["services_mask"]),
-        popcount(cleaner["specialties_mask"]),
-    ]).astype(np.float32)
+    return np.column_stack(
+        [
+            cleaner["hourly_rate"],
+            cleaner["years_experience"],
+            cleaner["verified"],
+            cleaner["service_radius_km"],
+            popcount(cleaner["services_mask"]),
+            popcount(cleaner["specialties_mask"]),
+        ]
+    ).astype(np.float32)
 
 
 def pair_feature_matrix(pair: dict[str, np.ndarray]) -> np.ndarray:

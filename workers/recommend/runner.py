@@ -73,13 +73,13 @@ def _claim_and_load(request_id: str) -> RecommendationRequest | None:
     else:
         req = None
     if req is None:
-        RecommendationRequest.objects.filter(
-            pk=request_id, status__in=(Status.QUEUED, Status.RUNNING)
-        ).update(status=Status.FAILED, error="the worker stopped while computing this request", finished_at=now)
+        RecommendationRequest.objects.filter(pk=request_id, status__in=(Status.QUEUED, Status.RUNNING)).update(
+            status=Status.FAILED, error="the worker stopped while computing this request", finished_at=now
+        )
     return req
 
 
-def _claim_update(request_id: str, now) -> int:  # noqa: ANN001
+def _claim_update(request_id: str, now) -> int:
     return RecommendationRequest.objects.filter(
         pk=request_id, status__in=(Status.QUEUED, Status.RUNNING), attempts__lt=MAX_ATTEMPTS
     ).update(status=Status.RUNNING, attempts=F("attempts") + 1, started_at=now)
@@ -90,9 +90,7 @@ _CLAIM_PARTS = ((RecommendationRequest, "r"), (CleaningJob, "j"), (Property, "p"
 
 @lru_cache(maxsize=1)
 def _claim_sql() -> str:
-    selected = ", ".join(
-        f'{alias}."{f.column}"' for model, alias in _CLAIM_PARTS for f in model._meta.concrete_fields
-    )
+    selected = ", ".join(f'{alias}."{f.column}"' for model, alias in _CLAIM_PARTS for f in model._meta.concrete_fields)
     return (
         f"WITH r AS (UPDATE {RecommendationRequest._meta.db_table} SET status = %s, attempts = attempts + 1, "
         "started_at = %s WHERE id = %s AND status IN (%s, %s) AND attempts < %s RETURNING *) "
@@ -106,7 +104,7 @@ def _claim_sql() -> str:
 
 
 @cache
-def _converters(model) -> list[tuple[str, list]]:  # noqa: ANN001
+def _converters(model) -> list[tuple[str, list]]:
     """(attname, converters) per column, as the ORM's compiler applies them to fetched values."""
     out = []
     for field in model._meta.concrete_fields:
@@ -115,7 +113,7 @@ def _converters(model) -> list[tuple[str, list]]:  # noqa: ANN001
     return out
 
 
-def _claim_and_load_pg(request_id: str, now) -> RecommendationRequest | None:  # noqa: ANN001
+def _claim_and_load_pg(request_id: str, now) -> RecommendationRequest | None:
     """`_claim_update` and the `select_related` load in one round trip: UPDATE ... RETURNING in a CTE.
 
     This is the hot path of every request. The ORM has no UPDATE ... RETURNING, so the SQL is
@@ -131,7 +129,7 @@ def _claim_and_load_pg(request_id: str, now) -> RecommendationRequest | None:  #
         return None
     instances, start = [], 0
     for model, columns in parts:
-        values = list(row[start:start + len(columns)])
+        values = list(row[start : start + len(columns)])
         start += len(columns)
         if values[0] is None:  # no such row joined (a request without a job, or without a cleaner)
             instances.append(None)
@@ -153,9 +151,17 @@ def _claim_and_load_pg(request_id: str, now) -> RecommendationRequest | None:  #
 def _score_rows(model, req: RecommendationRequest, scored, subject_field: str, fixed: dict) -> list:
     return [
         model(
-            request=req, rank=row["rank"], score=row["score"], rule_based_score=row["rule_based_score"],
-            neural_score=row["neural_score"], components=row["components"], mode=scored.mode,
-            model_version=scored.model_version, variant=req.variant, **{subject_field: row["id"]}, **fixed,
+            request=req,
+            rank=row["rank"],
+            score=row["score"],
+            rule_based_score=row["rule_based_score"],
+            neural_score=row["neural_score"],
+            components=row["components"],
+            mode=scored.mode,
+            model_version=scored.model_version,
+            variant=req.variant,
+            **{subject_field: row["id"]},
+            **fixed,
         )
         for row in scored.rows()
     ]
@@ -167,7 +173,9 @@ def _run_cleaners_for_job(req: RecommendationRequest, engine: RecommendationEngi
     )
     rows = partial(_score_rows, CleanerRecommendation, req, scored, "cleaner_id", {"job_id": req.job_id})
     result = {
-        "job_id": req.job_id, "mode": scored.mode, "model_version": scored.model_version or None,
+        "job_id": req.job_id,
+        "mode": scored.mode,
+        "model_version": scored.model_version or None,
         "candidates": scored.candidates,
         "cleaners": [{"cleaner_id": r.pop("id"), **r} for r in scored.rows()],
     }
@@ -180,7 +188,9 @@ def _run_jobs_for_cleaner(req: RecommendationRequest, engine: RecommendationEngi
     )
     rows = partial(_score_rows, JobRecommendation, req, scored, "job_id", {"cleaner_id": req.cleaner_id})
     result = {
-        "cleaner_id": req.cleaner_id, "mode": scored.mode, "model_version": scored.model_version or None,
+        "cleaner_id": req.cleaner_id,
+        "mode": scored.mode,
+        "model_version": scored.model_version or None,
         "candidates": scored.candidates,
         "jobs": [{"job_id": r.pop("id"), **r} for r in scored.rows()],
     }
@@ -190,9 +200,14 @@ def _run_jobs_for_cleaner(req: RecommendationRequest, engine: RecommendationEngi
 def _run_bid_suggestion(req: RecommendationRequest, engine: RecommendationEngine) -> tuple[dict, Rows]:
     s = engine.suggest_bid(req.job, req.cleaner)
     row = BidSuggestion(
-        request=req, job_id=req.job_id, cleaner_id=req.cleaner_id,
-        suggested_amount=Decimal(str(s["suggested_amount"])), low=Decimal(str(s["low"])),
-        high=Decimal(str(s["high"])), confidence=s["confidence"], components=s["components"],
+        request=req,
+        job_id=req.job_id,
+        cleaner_id=req.cleaner_id,
+        suggested_amount=Decimal(str(s["suggested_amount"])),
+        low=Decimal(str(s["low"])),
+        high=Decimal(str(s["high"])),
+        confidence=s["confidence"],
+        components=s["components"],
     )
     return {"job_id": req.job_id, "cleaner_id": req.cleaner_id, **s}, partial(list, [row])
 

@@ -18,6 +18,7 @@ RULE_WEIGHTS: dict[str, float] = {
     "experience": 0.05,
 }
 
+
 def rule_components(pair: dict[str, np.ndarray], cleaner: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Each component in [0, 1]; higher is better."""
     ratio = pair["price_ratio"]

@@ -24,8 +24,13 @@ def model_health_check() -> dict:
 
     try:
         active_pointer_sync()
-    except Exception:  # noqa: BLE001 - Redis trouble must not stop the check itself
+    except Exception:  # Redis trouble must not stop the check itself
         logger.exception("could not re-publish the active model version")
     result = check(evaluate=active_model_evaluate)
-    return {"id": result.pk, "version": result.version, "verdict": result.verdict, "alerted": result.alerted,
-            "problems": result.problems}
+    return {
+        "id": result.pk,
+        "version": result.version,
+        "verdict": result.verdict,
+        "alerted": result.alerted,
+        "problems": result.problems,
+    }

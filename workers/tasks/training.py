@@ -22,9 +22,10 @@ RETRAIN_SOFT_LIMIT = 3300
 RETRAIN_HARD_LIMIT = 3600
 
 
-@shared_task(name=names.RETRAIN, bind=True, soft_time_limit=RETRAIN_SOFT_LIMIT, time_limit=RETRAIN_HARD_LIMIT,
-             acks_late=True)
-def retrain(self, force: bool = False, epochs: int | None = None, learning_rate: float | None = None) -> dict:  # noqa: ANN001
+@shared_task(
+    name=names.RETRAIN, bind=True, soft_time_limit=RETRAIN_SOFT_LIMIT, time_limit=RETRAIN_HARD_LIMIT, acks_late=True
+)
+def retrain(self, force: bool = False, epochs: int | None = None, learning_rate: float | None = None) -> dict:
     """Returns {"status": locked|skipped|failed|promoted|rejected, "detail", "version"?}."""
     from workers.training.retrain import model_retrain
 

@@ -20,14 +20,38 @@ from app.recommendations.cleaner_scores import smoothed_quality, smoothed_reliab
 from workers.recommend.features import CLEANER_COLUMNS, JOB_COLUMNS, PROPERTY_TYPES, take
 
 _JOB_FIELDS = (
-    "id", "client_id", "property__lat", "property__lng", "service_type", "scheduled_start",
-    "duration_hours", "budget", "property__property_type", "property__size_sqft",
-    "property__bedrooms", "property__bathrooms", "property__has_pets", "status",
-    "assigned_cleaner_id", "cancelled_by_cleaner", "review__rating", "review__on_time",
+    "id",
+    "client_id",
+    "property__lat",
+    "property__lng",
+    "service_type",
+    "scheduled_start",
+    "duration_hours",
+    "budget",
+    "property__property_type",
+    "property__size_sqft",
+    "property__bedrooms",
+    "property__bathrooms",
+    "property__has_pets",
+    "status",
+    "assigned_cleaner_id",
+    "cancelled_by_cleaner",
+    "review__rating",
+    "review__on_time",
 )
 _PROFILE_FIELDS = (
-    "id", "home_lat", "home_lng", "service_radius_km", "hourly_rate", "years_experience",
-    "services_mask", "specialties_mask", "available_days_mask", "day_start_hour", "day_end_hour", "verified",
+    "id",
+    "home_lat",
+    "home_lng",
+    "service_radius_km",
+    "hourly_rate",
+    "years_experience",
+    "services_mask",
+    "specialties_mask",
+    "available_days_mask",
+    "day_start_hour",
+    "day_end_hour",
+    "verified",
 )
 
 
@@ -108,7 +132,9 @@ def _profiles() -> dict[str, np.ndarray]:
     return out
 
 
-def history_columns(profiles: dict[str, np.ndarray], jobs: dict[str, np.ndarray], mask: np.ndarray) -> dict[str, np.ndarray]:
+def history_columns(
+    profiles: dict[str, np.ndarray], jobs: dict[str, np.ndarray], mask: np.ndarray
+) -> dict[str, np.ndarray]:
     """Quality and reliability of every cleaner from the jobs selected by `mask` only."""
     index = {pk: i for i, pk in enumerate(profiles["cleaner_id"].tolist())}
     n = len(index)
@@ -164,7 +190,9 @@ def training_set_load(*, val_fraction: float = 0.2) -> TrainingSet:
 
     val_job_ids = jobs["job_id"][val_rows]
     bids = list(
-        Bid.objects.filter(job_id__in=val_job_ids.tolist()).order_by("job_id", "cleaner_id").values_list("job_id", "cleaner_id", "status")
+        Bid.objects.filter(job_id__in=val_job_ids.tolist())
+        .order_by("job_id", "cleaner_id")
+        .values_list("job_id", "cleaner_id", "status")
     )
     row_of_job = {pk: i for i, pk in enumerate(jobs["job_id"].tolist())}
     b_job = np.array([row_of_job[b[0]] for b in bids], dtype=np.int64)
@@ -177,7 +205,10 @@ def training_set_load(*, val_fraction: float = 0.2) -> TrainingSet:
     from datetime import UTC, datetime
 
     return TrainingSet(
-        train=train, val=val, val_bidders=val_bidders, completed_jobs=int(reviewed.sum()),
+        train=train,
+        val=val,
+        val_bidders=val_bidders,
+        completed_jobs=int(reviewed.sum()),
         split_at=datetime.fromtimestamp(split_ts, UTC).isoformat(),
     )
 

@@ -29,7 +29,9 @@ def model_version_latest_trained() -> ModelVersion | None:
 def training_data_cutoff() -> dict[str, datetime | None]:
     """The newest review of a completed job, and the newest applied feedback event, right now."""
     return {
-        "reviews_until": Review.objects.filter(job__status=CleaningJob.Status.COMPLETED).aggregate(m=Max("created_at"))["m"],
+        "reviews_until": Review.objects.filter(job__status=CleaningJob.Status.COMPLETED).aggregate(m=Max("created_at"))[
+            "m"
+        ],
         "feedback_until": RecommendationFeedback.objects.aggregate(m=Max("applied_at"))["m"],
     }
 
@@ -46,8 +48,12 @@ def training_data_new_since(version: ModelVersion | None) -> dict[str, int]:
 
 
 def promotion_decide(
-    *, candidate: dict, champion: dict | None, champion_version: str | None = None,
-    tolerance: dict[str, float] | None = None, scorer: str | None = None,
+    *,
+    candidate: dict,
+    champion: dict | None,
+    champion_version: str | None = None,
+    tolerance: dict[str, float] | None = None,
+    scorer: str | None = None,
 ) -> dict:
     """Promote the candidate, or refuse it; say why with the numbers.
 
@@ -62,13 +68,19 @@ def promotion_decide(
     if champion is None:
         mine, rule = cand["pairwise_accuracy"], gate_metrics(candidate, "rule_based")["pairwise_accuracy"]
         if mine is None or rule is None:
-            return {**base, "verdict": "reject", "rule_based": {"pairwise_accuracy": rule},
-                    "reason": "no champion, and no ranking to compare with the rule-based scorer (too few jobs with several bidders)"}
+            return {
+                **base,
+                "verdict": "reject",
+                "rule_based": {"pairwise_accuracy": rule},
+                "reason": "no champion, and no ranking to compare with the rule-based scorer (too few jobs with several bidders)",
+            }
         promote = mine > rule
         return {
-            **base, "verdict": "promote" if promote else "reject", "rule_based": {"pairwise_accuracy": rule},
+            **base,
+            "verdict": "promote" if promote else "reject",
+            "rule_based": {"pairwise_accuracy": rule},
             "reason": f"no champion: pairwise accuracy {mine:.4f} {'beats' if promote else 'does not beat'} "
-                      f"the rule-based scorer's {rule:.4f}",
+            f"the rule-based scorer's {rule:.4f}",
         }
     champ = gate_metrics(champion, scorer)
     comparisons, worse = [], []
@@ -78,14 +90,28 @@ def promotion_decide(
             comparisons.append({"metric": metric, "candidate": mine, "champion": theirs, "tolerance": tol, "ok": None})
             continue
         ok = mine >= theirs - tol
-        comparisons.append({"metric": metric, "candidate": mine, "champion": theirs, "difference": mine - theirs,
-                            "tolerance": tol, "ok": ok})
+        comparisons.append(
+            {
+                "metric": metric,
+                "candidate": mine,
+                "champion": theirs,
+                "difference": mine - theirs,
+                "tolerance": tol,
+                "ok": ok,
+            }
+        )
         if not ok:
-            worse.append(f"{metric} {mine:.4f} vs the champion's {theirs:.4f} (worse by {theirs - mine:.4f}, tolerance {tol:g})")
+            worse.append(
+                f"{metric} {mine:.4f} vs the champion's {theirs:.4f} (worse by {theirs - mine:.4f}, tolerance {tol:g})"
+            )
     decision = {**base, "champion": champ, "comparisons": comparisons}
     if not any(c["ok"] is not None for c in comparisons):
         return {**decision, "verdict": "reject", "reason": "no metric could be compared with the champion's"}
     if worse:
         return {**decision, "verdict": "reject", "reason": f"worse than {champion_version}: " + "; ".join(worse)}
     summary = ", ".join(f"{c['metric']} {c['candidate']:.4f} vs {c['champion']:.4f}" for c in comparisons if c["ok"])
-    return {**decision, "verdict": "promote", "reason": f"no worse than {champion_version} beyond the tolerance: {summary}"}
+    return {
+        **decision,
+        "verdict": "promote",
+        "reason": f"no worse than {champion_version} beyond the tolerance: {summary}",
+    }

@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 WINDOW = timedelta(days=7)
 EVENT_MODEL_DEGRADED = "model.degraded"
 
+
 def relative_drop(before: float | None, now: float | None) -> float | None:
     """How far `now` fell below `before`, as a share of `before`; None when not comparable."""
     if before is None or now is None or before <= 0:
@@ -69,7 +70,9 @@ def _offline_problems(at_promotion: dict, now: dict, threshold: float) -> list[s
 
 
 def model_health_check(
-    *, evaluate: Callable[[str], dict | None] | None = None, now: datetime | None = None,
+    *,
+    evaluate: Callable[[str], dict | None] | None = None,
+    now: datetime | None = None,
 ) -> ModelHealthCheck:
     """Check the active version, record the check, alert operators on a degradation.
 
@@ -89,7 +92,7 @@ def model_health_check(
     if evaluate is not None:
         try:
             evaluation = evaluate(active.version)
-        except Exception as exc:  # noqa: BLE001 - the online half of the check still counts
+        except Exception as exc:  # the online half of the check still counts
             logger.exception("could not re-evaluate model %s", active.version)
             offline["error"] = f"{type(exc).__name__}: {exc}"
         else:
@@ -100,14 +103,23 @@ def model_health_check(
                 problems += _offline_problems(offline["at_training"], offline["now"], threshold)
 
     check = ModelHealthCheck.objects.create(
-        version=active.version, online=online, baseline=active.baseline or {}, offline=offline, problems=problems,
+        version=active.version,
+        online=online,
+        baseline=active.baseline or {},
+        offline=offline,
+        problems=problems,
         verdict=ModelHealthCheck.Verdict.DEGRADED if problems else ModelHealthCheck.Verdict.OK,
     )
     if problems:
         logger.error("model %s is degrading: %s", active.version, "; ".join(problems))
         data = {
-            "check_id": check.pk, "model_version": active.version, "problems": problems, "threshold": threshold,
-            "online": online, "baseline": active.baseline, "offline": offline,
+            "check_id": check.pk,
+            "model_version": active.version,
+            "problems": problems,
+            "threshold": threshold,
+            "online": online,
+            "baseline": active.baseline,
+            "offline": offline,
         }
         sent = webhook_alert_send(event=EVENT_MODEL_DEGRADED, data=data, key=f"model-health-check:{check.pk}")
         if sent:

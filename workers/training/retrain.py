@@ -67,8 +67,13 @@ def _champion() -> str | None:
 
 
 def model_retrain(
-    *, owner: str, force: bool = False, epochs: int | None = None, learning_rate: float | None = None,
-    seed: int | None = None, now: datetime | None = None,
+    *,
+    owner: str,
+    force: bool = False,
+    epochs: int | None = None,
+    learning_rate: float | None = None,
+    seed: int | None = None,
+    now: datetime | None = None,
 ) -> dict:
     """Retrain once; returns {"status": locked|skipped|failed|promoted|rejected, "detail", "version"?}.
 
@@ -85,8 +90,9 @@ def model_retrain(
         registry.retrain_lock_release(owner=owner)
 
 
-def _retrain(*, force: bool, epochs: int | None, learning_rate: float | None, seed: int | None,
-             now: datetime | None) -> dict:
+def _retrain(
+    *, force: bool, epochs: int | None, learning_rate: float | None, seed: int | None, now: datetime | None
+) -> dict:
     latest = gate.model_version_latest_trained()
     new = gate.training_data_new_since(latest)
     if latest is not None and not force and not new["reviews"] and not new["feedback"]:
@@ -100,11 +106,20 @@ def _retrain(*, force: bool, epochs: int | None, learning_rate: float | None, se
     version = version_name(now or timezone.now())
     captured: dict[str, TrainingSet] = {}
     overrides = {k: v for k, v in {"epochs": epochs, "learning_rate": learning_rate}.items() if v is not None}
-    logger.info("retrain: training candidate %s (%d new reviews, %d new feedback events)", version, new["reviews"], new["feedback"])
+    logger.info(
+        "retrain: training candidate %s (%d new reviews, %d new feedback events)",
+        version,
+        new["reviews"],
+        new["feedback"],
+    )
     try:
         report = model_train(
-            version=version, seed=settings.RECOMMENDATION_RETRAIN_SEED if seed is None else seed,
-            activate=False, register=True, on_loaded=lambda data: captured.setdefault("data", data), **overrides,
+            version=version,
+            seed=settings.RECOMMENDATION_RETRAIN_SEED if seed is None else seed,
+            activate=False,
+            register=True,
+            on_loaded=lambda data: captured.setdefault("data", data),
+            **overrides,
         )
     except (ValueError, ModelStoreError) as exc:
         logger.error("retrain failed: %s", exc)
@@ -125,13 +140,22 @@ def _decide(version: str, evaluation: dict, data: TrainingSet, new: dict) -> dic
             champion_error = str(exc)
             logger.error("champion %s cannot be evaluated: %s", champion_version, exc)
     decision = gate.promotion_decide(
-        candidate=evaluation, champion=champion_eval, champion_version=champion_version if champion_eval else None,
+        candidate=evaluation,
+        champion=champion_eval,
+        champion_version=champion_version if champion_eval else None,
     )
-    decision.update({
-        "candidate_version": version, "decided_at": timezone.now().isoformat(),
-        "validation": {"split_at": data.split_at, "val_samples": len(data.val), "ranking_rows": len(data.val_bidders)},
-        "new_data": new,
-    })
+    decision.update(
+        {
+            "candidate_version": version,
+            "decided_at": timezone.now().isoformat(),
+            "validation": {
+                "split_at": data.split_at,
+                "val_samples": len(data.val),
+                "ranking_rows": len(data.val_bidders),
+            },
+            "new_data": new,
+        }
+    )
     if champion_error:
         decision["champion_error"] = f"{champion_version}: {champion_error}"
     return decision
@@ -143,7 +167,10 @@ def _conclude(version: str, decision: dict) -> dict:
     if decision["verdict"] == "promote":
         try:
             registry.model_version_activate(
-                version=version, by=None, decision=versions.json_safe(decision), check_files=versions.model_files_check_local
+                version=version,
+                by=None,
+                decision=versions.json_safe(decision),
+                check_files=versions.model_files_check_local,
             )
             status = "promoted"
         except registry.ModelFilesUnusable as exc:

@@ -68,7 +68,9 @@ def evaluate(model: HybridModel, data: TrainingSet) -> dict:
         rule = rule_scores(bidders)
         rng = np.random.default_rng(RANDOM_ORDER_SEED)
         scorers = {
-            "neural": neural, "ensemble": ensemble(rule, neural), "rule_based": rule,
+            "neural": neural,
+            "ensemble": ensemble(rule, neural),
+            "rule_based": rule,
             "random": rng.random(len(rule)),
         }
         ranking = {name: ranking_metrics(s, bidders.relevance, bidders.group, k=5) for name, s in scorers.items()}
@@ -133,48 +135,93 @@ def model_train(
     if on_loaded:
         on_loaded(data)
     result = train_hybrid(
-        to_arrays(data.train), to_arrays(data.val), epochs=epochs, batch_size=batch_size,
-        learning_rate=learning_rate, patience=patience, seed=seed, feature_names=F.FEATURE_SCHEMA,
+        to_arrays(data.train),
+        to_arrays(data.val),
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        patience=patience,
+        seed=seed,
+        feature_names=F.FEATURE_SCHEMA,
         on_epoch=on_epoch,
     )
     evaluation = evaluate(result.model, data)
     trained = time.perf_counter()
     report = TrainingReport(
-        version=version, completed_jobs=data.completed_jobs, train_samples=len(data.train),
-        val_samples=len(data.val), history=result.history, train_metrics=result.metrics,
-        evaluation=evaluation, seconds_loading=loaded - started, seconds_training=trained - loaded,
+        version=version,
+        completed_jobs=data.completed_jobs,
+        train_samples=len(data.train),
+        val_samples=len(data.val),
+        history=result.history,
+        train_metrics=result.metrics,
+        evaluation=evaluation,
+        seconds_loading=loaded - started,
+        seconds_training=trained - loaded,
         model=result.model,
     )
     if save:
-        _store(report, result, data, directory=directory, cutoff=cutoff, register=register, activate=activate,
-               options={"val_fraction": val_fraction, "seed": seed, "epochs": epochs, "batch_size": batch_size,
-                        "learning_rate": learning_rate, "patience": patience})
+        _store(
+            report,
+            result,
+            data,
+            directory=directory,
+            cutoff=cutoff,
+            register=register,
+            activate=activate,
+            options={
+                "val_fraction": val_fraction,
+                "seed": seed,
+                "epochs": epochs,
+                "batch_size": batch_size,
+                "learning_rate": learning_rate,
+                "patience": patience,
+            },
+        )
     return report
 
 
-def _store(report: TrainingReport, result, data: TrainingSet, *, directory: Path, cutoff: dict,  # noqa: ANN001
-           register: bool, activate: bool, options: dict) -> None:
+def _store(
+    report: TrainingReport,
+    result,
+    data: TrainingSet,
+    *,
+    directory: Path,
+    cutoff: dict,
+    register: bool,
+    activate: bool,
+    options: dict,
+) -> None:
     """Save the trained version's files; record it in the registry and activate it, as asked."""
     version = report.version
     summary = {
-        "completed_jobs": data.completed_jobs, "train_samples": len(data.train),
-        "val_samples": len(data.val), "val_ranking_rows": len(data.val_bidders),
-        "split_at": data.split_at, **options,
+        "completed_jobs": data.completed_jobs,
+        "train_samples": len(data.train),
+        "val_samples": len(data.val),
+        "val_ranking_rows": len(data.val_bidders),
+        "split_at": data.split_at,
+        **options,
     }
     report.weights_path, _ = save_model(
-        result.model, directory, version, metrics={**result.metrics, **report.evaluation},
-        history=result.history, extra_metadata={"training_data": summary},
+        result.model,
+        directory,
+        version,
+        metrics={**result.metrics, **report.evaluation},
+        history=result.history,
+        extra_metadata={"training_data": summary},
     )
     if register:
         training = {**summary, **{k: v for k, v in result.metrics.items() if not k.startswith("val_")}}
         # The per-epoch curves for /ops/: the web has no models volume to read the metadata from.
         training["history"] = [asdict(stats) for stats in result.history]
-        versions.model_version_register(version=version, metrics=report.evaluation, training_data=training,
-                                        cutoff=cutoff)
+        versions.model_version_register(
+            version=version, metrics=report.evaluation, training_data=training, cutoff=cutoff
+        )
         report.registered_status = registry.Status.CANDIDATE
     if activate and register:
         registry.model_version_activate(
-            version=version, by=None, check_files=versions.model_files_check_local,
+            version=version,
+            by=None,
+            check_files=versions.model_files_check_local,
             decision={"verdict": "promote", "reason": "activated by the training command"},
         )
         report.registered_status = registry.Status.ACTIVE

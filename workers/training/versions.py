@@ -29,12 +29,20 @@ def model_files_check_local(version: str) -> str | None:
 
 
 def model_version_register(
-    *, version: str, metrics: dict, training_data: dict, cutoff: dict[str, datetime | None],
+    *,
+    version: str,
+    metrics: dict,
+    training_data: dict,
+    cutoff: dict[str, datetime | None],
 ) -> ModelVersion:
     """Record a newly trained version as a candidate."""
     return ModelVersion.objects.create(
-        version=version, status=Status.CANDIDATE, metrics=json_safe(metrics), training_data=json_safe(training_data),
-        reviews_until=cutoff.get("reviews_until"), feedback_until=cutoff.get("feedback_until"),
+        version=version,
+        status=Status.CANDIDATE,
+        metrics=json_safe(metrics),
+        training_data=json_safe(training_data),
+        reviews_until=cutoff.get("reviews_until"),
+        feedback_until=cutoff.get("feedback_until"),
     )
 
 

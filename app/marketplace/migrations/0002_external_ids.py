@@ -12,7 +12,7 @@ import app.marketplace.models
 MODELS = ("cleanerprofile", "clientprofile", "property", "cleaningjob", "bid", "review")
 
 
-def fill(apps, schema_editor) -> None:  # noqa: ANN001
+def fill(apps, schema_editor) -> None:
     for name in MODELS:
         model = apps.get_model("marketplace", name)
         rows = list(model.objects.filter(external_id__isnull=True).only("pk"))

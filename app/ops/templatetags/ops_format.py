@@ -11,25 +11,29 @@ from django import template
 register = template.Library()
 
 
-def _number(value: Any) -> float | None:  # noqa: ANN401
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) else None
+def _number(value: Any) -> float | None:
+    return (
+        float(value)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        else None
+    )
 
 
 @register.filter
-def num(value: Any, digits: int = 3) -> str:  # noqa: ANN401
+def num(value: Any, digits: int = 3) -> str:
     """A finite number to `digits` decimals; "–" for anything else (None, NaN, text)."""
     number = _number(value)
     return "–" if number is None else f"{number:.{int(digits)}f}"
 
 
 @register.filter
-def percent(value: Any, digits: int = 1) -> str:  # noqa: ANN401
+def percent(value: Any, digits: int = 1) -> str:
     number = _number(value)
     return "–" if number is None else f"{number * 100:.{int(digits)}f}%"
 
 
 @register.filter
-def decision_summary(decision: Any) -> str:  # noqa: ANN401
+def decision_summary(decision: Any) -> str:
     """One line for a registry decision: its reason if it states one, else its scalar fields."""
     if not isinstance(decision, dict) or not decision:
         return "–"
@@ -41,5 +45,5 @@ def decision_summary(decision: Any) -> str:  # noqa: ANN401
 
 
 @register.filter
-def pretty_json(value: Any) -> str:  # noqa: ANN401
+def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, default=str)

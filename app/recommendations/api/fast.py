@@ -67,8 +67,14 @@ def cache_lookup_once(
     request: HttpRequest, *, kind: str, user_id: int, job_id: int | None, cleaner_id: int | None, limit: int, mode: str
 ) -> CacheLookup:
     """`cache_lookup`, done once per request for the same question (the fast path, then the view)."""
-    question = {"kind": kind, "user_id": user_id, "job_id": job_id, "cleaner_id": cleaner_id, "limit": limit,
-                "mode": mode}
+    question = {
+        "kind": kind,
+        "user_id": user_id,
+        "job_id": job_id,
+        "cleaner_id": cleaner_id,
+        "limit": limit,
+        "mode": mode,
+    }
     done = getattr(request, _LOOKED_UP, None)
     if done is not None and done[0] == question:
         return done[1]
@@ -97,8 +103,12 @@ def plain_input() -> PlainInput:
     fields = RecommendationInput().fields
     limit, mode = fields["limit"], fields["mode"]
     return PlainInput(
-        fields=frozenset(fields), limit_default=limit.default, limit_min=limit.min_value, limit_max=limit.max_value,
-        mode_default=mode.default, modes=frozenset(mode.choices) | ({""} if mode.allow_blank else set()),
+        fields=frozenset(fields),
+        limit_default=limit.default,
+        limit_min=limit.min_value,
+        limit_max=limit.max_value,
+        mode_default=mode.default,
+        modes=frozenset(mode.choices) | ({""} if mode.allow_blank else set()),
     )
 
 
@@ -156,8 +166,7 @@ def answer_from_cache(
     ident = throttle_ident(key)
 
     def question(user_id: int) -> dict:
-        return own_question(kind=kind, user_id=user_id, job_id=job_id, cleaner_id=cleaner_id, limit=limit,
-                            mode=mode)[0]
+        return own_question(kind=kind, user_id=user_id, job_id=job_id, cleaner_id=cleaner_id, limit=limit, mode=mode)[0]
 
     # The cache lookup rides in the token's round trip when this process knows the token's user.
     guess = _token_users.get(ident)

@@ -144,8 +144,11 @@ class FeedbackUnavailable(APIException):
 class FeedbackView(APIView):
     """Report what users did with their recommendations: up to 1000 events per request."""
 
-    @extend_schema(request=FeedbackBatchInput, responses={202: FeedbackAccepted, **problems(400, 413, 503, *COMMON)},
-                   tags=["feedback"])
+    @extend_schema(
+        request=FeedbackBatchInput,
+        responses={202: FeedbackAccepted, **problems(400, 413, 503, *COMMON)},
+        tags=["feedback"],
+    )
     def post(self, request: Request) -> Response:
         data = FeedbackBatchInput(data=request.data, context={"user": request.user})
         try:

@@ -42,8 +42,18 @@ class ModelVersionOutput(serializers.ModelSerializer):
     class Meta:
         model = ModelVersion
         fields = [
-            "version", "status", "created_at", "promoted_at", "promoted_by", "summary", "metrics", "training_data",
-            "reviews_until", "feedback_until", "decision", "baseline",
+            "version",
+            "status",
+            "created_at",
+            "promoted_at",
+            "promoted_by",
+            "summary",
+            "metrics",
+            "training_data",
+            "reviews_until",
+            "feedback_until",
+            "decision",
+            "baseline",
         ]
 
     @extend_schema_field(OpenApiTypes.OBJECT)
@@ -73,9 +83,12 @@ class ModelListView(APIView):
     permission_classes = [IsOperator]
 
     @extend_schema(
-        parameters=[OpenApiParameter("limit", int, description="Page size (1-100, default 50)."),
-                    OpenApiParameter("offset", int, description="Rows to skip.")],
-        responses={200: ModelVersionPage, **problems(403, *COMMON)}, tags=["models"],
+        parameters=[
+            OpenApiParameter("limit", int, description="Page size (1-100, default 50)."),
+            OpenApiParameter("offset", int, description="Rows to skip."),
+        ],
+        responses={200: ModelVersionPage, **problems(403, *COMMON)},
+        tags=["models"],
     )
     def get(self, request: Request) -> Response:
         paginator = BoundedLimitOffsetPagination()
@@ -107,9 +120,13 @@ class RetrainView(APIView):
         try:
             task_id = registry.model_retrain_enqueue(force=data.validated_data["force"])
         except registry.RetrainAlreadyRunning as exc:
-            raise Conflict(f"A retrain is already queued or running (task {exc.holder}); wait for it to finish.") from None
+            raise Conflict(
+                f"A retrain is already queued or running (task {exc.holder}); wait for it to finish."
+            ) from None
         except QueueUnavailable:
-            raise ServiceUnavailable("The task queue is unavailable; the retrain was not queued. Retry shortly.") from None
+            raise ServiceUnavailable(
+                "The task queue is unavailable; the retrain was not queued. Retry shortly."
+            ) from None
         url = request.build_absolute_uri(reverse("model-list"))
         return Response({"task_id": task_id, "status": "queued", "status_url": url}, status=status.HTTP_202_ACCEPTED)
 
@@ -119,8 +136,9 @@ class ActivateView(APIView):
 
     permission_classes = [IsOperator]
 
-    @extend_schema(request=None, responses={200: ModelVersionOutput, **problems(403, 404, 409, 503, *COMMON)},
-                   tags=["models"])
+    @extend_schema(
+        request=None, responses={200: ModelVersionOutput, **problems(403, 404, 409, 503, *COMMON)}, tags=["models"]
+    )
     def post(self, request: Request, version: str) -> Response:
         try:
             row = registry.model_version_activate(version=version, by=request.user)

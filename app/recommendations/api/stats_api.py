@@ -34,13 +34,17 @@ class ExperimentQuery(serializers.Serializer):
     days = serializers.IntegerField(
         min_value=1, max_value=365, default=30, help_text="The last N days (1-365); ignored when `since` is given."
     )
-    since = serializers.DateTimeField(required=False, help_text="Start of the window (ISO 8601); e.g. the experiment's start.")
+    since = serializers.DateTimeField(
+        required=False, help_text="Start of the window (ISO 8601); e.g. the experiment's start."
+    )
     until = serializers.DateTimeField(required=False, help_text="End of the window, exclusive; default now.")
     metric = serializers.ChoiceField(
         choices=list(METRICS), default=DEFAULT_METRIC, help_text="The primary metric B is tested against A on."
     )
     min_trials = serializers.IntegerField(
-        min_value=1, max_value=10_000_000, default=MIN_TRIALS_PER_VARIANT,
+        min_value=1,
+        max_value=10_000_000,
+        default=MIN_TRIALS_PER_VARIANT,
         help_text="Trials per variant below which the verdict is 'not enough data'.",
     )
 
@@ -187,8 +191,9 @@ class RecommendationStatsView(APIView):
 
     permission_classes = [IsOperator]
 
-    @extend_schema(parameters=[StatsQuery], responses={200: StatsOutput, **problems(400, 403, *COMMON)},
-                   tags=["monitoring"])
+    @extend_schema(
+        parameters=[StatsQuery], responses={200: StatsOutput, **problems(400, 403, *COMMON)}, tags=["monitoring"]
+    )
     def get(self, request: Request) -> Response:
         query = StatsQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -202,11 +207,15 @@ class ExperimentResultsView(APIView):
 
     permission_classes = [IsOperator]
 
-    @extend_schema(parameters=[ExperimentQuery], responses={200: ExperimentOutput, **problems(400, 403, *COMMON)},
-                   tags=["monitoring"])
+    @extend_schema(
+        parameters=[ExperimentQuery],
+        responses={200: ExperimentOutput, **problems(400, 403, *COMMON)},
+        tags=["monitoring"],
+    )
     def get(self, request: Request) -> Response:
         query = ExperimentQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         q = query.validated_data
-        return Response(experiment_results(since=q["since"], until=q["until"], metric=q["metric"],
-                                           min_trials=q["min_trials"]))
+        return Response(
+            experiment_results(since=q["since"], until=q["until"], metric=q["metric"], min_trials=q["min_trials"])
+        )

@@ -59,15 +59,26 @@ def _visible_cleaner(user: User, cleaner_id: int) -> CleanerProfile:
         raise Http404 from None
 
 
-def _create(**kwargs) -> RecommendationRequest:  # noqa: ANN003
+def _create(**kwargs) -> RecommendationRequest:
     try:
         return services.recommendation_request_create(**kwargs)
     except QueueUnavailable:
-        raise ServiceUnavailable("The task queue is unavailable; the request was not accepted. Retry shortly.") from None
+        raise ServiceUnavailable(
+            "The task queue is unavailable; the request was not accepted. Retry shortly."
+        ) from None
 
 
-def _ask_about_own(request: Request, *, kind: str, load, job_id: int | None = None,  # noqa: ANN001
-                   cleaner_id: int | None = None, limit: int = 1, mode: str = "", callback_url: str = "") -> Response:
+def _ask_about_own(
+    request: Request,
+    *,
+    kind: str,
+    load,
+    job_id: int | None = None,
+    cleaner_id: int | None = None,
+    limit: int = 1,
+    mode: str = "",
+    callback_url: str = "",
+) -> Response:
     """A client's question about its job, or a cleaner's about itself: one Redis round trip first.
 
     That round trip (`cache_lookup`) reads the cached answer under this user's id, which exists
@@ -82,12 +93,14 @@ def _ask_about_own(request: Request, *, kind: str, load, job_id: int | None = No
     user = request.user
     subject_field = "cleaner" if kind == Kind.JOBS_FOR_CLEANER else "job"
     if callback_url or user.is_operator:
-        return _request_or_cached(request, kind=kind, **{subject_field: load()}, limit=limit, mode=mode,
-                                  callback_url=callback_url)
+        return _request_or_cached(
+            request, kind=kind, **{subject_field: load()}, limit=limit, mode=mode, callback_url=callback_url
+        )
     if not may_ask_about_own(kind=kind, role=user.role):
         raise Http404  # whatever was recorded before
-    question, assignment = own_question(kind=kind, user_id=user.pk, job_id=job_id, cleaner_id=cleaner_id,
-                                        limit=limit, mode=mode)
+    question, assignment = own_question(
+        kind=kind, user_id=user.pk, job_id=job_id, cleaner_id=cleaner_id, limit=limit, mode=mode
+    )
     # Asked already, unless the fast path (fast.py) declined this request before its cache lookup.
     found = cache_lookup_once(request._request, **question)
     cache_lookup_record(hit=found.answer is not None)
@@ -98,28 +111,52 @@ def _ask_about_own(request: Request, *, kind: str, load, job_id: int | None = No
         if found.token:
             owner_remember(owner_subject(kind=kind, job_id=job_id, cleaner_id=cleaner_id), user.pk, found.owner_gen)
     try:
-        req = _create(user=user, kind=kind, job_id=job_id, cleaner_id=cleaner_id, limit=limit, mode=mode,
-                      cache_key=found.token, assignment=assignment)
+        req = _create(
+            user=user,
+            kind=kind,
+            job_id=job_id,
+            cleaner_id=cleaner_id,
+            limit=limit,
+            mode=mode,
+            cache_key=found.token,
+            assignment=assignment,
+        )
     except IntegrityError:
         # Deleted since its owner was recorded, by a write that sent no signal (raw SQL).
         raise Http404 from None
     return _accepted(request, req)
 
 
-def _request_or_cached(request: Request, *, kind: str, job=None, cleaner=None, limit: int = 1, mode: str = "",  # noqa: ANN001
-                       callback_url: str = "") -> Response:
+def _request_or_cached(
+    request: Request, *, kind: str, job=None, cleaner=None, limit: int = 1, mode: str = "", callback_url: str = ""
+) -> Response:
     """200 with a fresh cached answer to the same question, else 202 and a new request."""
     # The A/B variant decides the mode (unless the caller chose one), so it is part of the question.
     assignment = experiment_assign(kind=kind, job=job, cleaner=cleaner, mode=mode)
-    found = cache_lookup(kind=kind, user_id=request.user.pk, job_id=job.pk if job else None,
-                         cleaner_id=cleaner.pk if cleaner else None, limit=limit, mode=assignment.cache_mode)
+    found = cache_lookup(
+        kind=kind,
+        user_id=request.user.pk,
+        job_id=job.pk if job else None,
+        cleaner_id=cleaner.pk if cleaner else None,
+        limit=limit,
+        mode=assignment.cache_mode,
+    )
     # A caller who asked for a callback gets one: no shortcut through the cache.
     if not callback_url:
         cache_lookup_record(hit=found.answer is not None)
         if found.answer is not None:
             return cached_response(found.answer)
-    req = _create(user=request.user, kind=kind, job=job, cleaner=cleaner, limit=limit, mode=mode,
-                  callback_url=callback_url, cache_key=found.token, assignment=assignment)
+    req = _create(
+        user=request.user,
+        kind=kind,
+        job=job,
+        cleaner=cleaner,
+        limit=limit,
+        mode=mode,
+        callback_url=callback_url,
+        cache_key=found.token,
+        assignment=assignment,
+    )
     return _accepted(request, req)
 
 
@@ -144,8 +181,13 @@ class JobRecommendationsView(APIView):
     def post(self, request: Request, job_id: int) -> Response:
         data = s.RecommendationInput(data=request.data)
         data.is_valid(raise_exception=True)
-        return _ask_about_own(request, kind=Kind.CLEANERS_FOR_JOB, job_id=job_id,
-                              load=lambda: _visible_job(request.user, job_id), **data.validated_data)
+        return _ask_about_own(
+            request,
+            kind=Kind.CLEANERS_FOR_JOB,
+            job_id=job_id,
+            load=lambda: _visible_job(request.user, job_id),
+            **data.validated_data,
+        )
 
 
 class CleanerRecommendationsView(APIView):
@@ -155,15 +197,21 @@ class CleanerRecommendationsView(APIView):
     def post(self, request: Request, cleaner_id: int) -> Response:
         data = s.RecommendationInput(data=request.data)
         data.is_valid(raise_exception=True)
-        return _ask_about_own(request, kind=Kind.JOBS_FOR_CLEANER, cleaner_id=cleaner_id,
-                              load=lambda: _visible_cleaner(request.user, cleaner_id), **data.validated_data)
+        return _ask_about_own(
+            request,
+            kind=Kind.JOBS_FOR_CLEANER,
+            cleaner_id=cleaner_id,
+            load=lambda: _visible_cleaner(request.user, cleaner_id),
+            **data.validated_data,
+        )
 
 
 class BidSuggestionsView(APIView):
     """Ask what a cleaner should bid on an open job."""
 
-    @extend_schema(request=s.BidSuggestionInput, responses={**_ASYNC_RESPONSES, **problems(403)},
-                   tags=["recommendations"])
+    @extend_schema(
+        request=s.BidSuggestionInput, responses={**_ASYNC_RESPONSES, **problems(403)}, tags=["recommendations"]
+    )
     def post(self, request: Request, job_id: int) -> Response:
         data = s.BidSuggestionInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -183,7 +231,11 @@ class BidSuggestionsView(APIView):
         if job is None or (not user.is_operator and job.status != CleaningJob.Status.OPEN_FOR_BIDS):
             raise Http404
         return _request_or_cached(
-            request, kind=Kind.BID_SUGGESTION, job=job, cleaner=cleaner, callback_url=data.validated_data["callback_url"]
+            request,
+            kind=Kind.BID_SUGGESTION,
+            job=job,
+            cleaner=cleaner,
+            callback_url=data.validated_data["callback_url"],
         )
 
 
@@ -192,9 +244,10 @@ class RecommendationRequestView(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("wait", float, description="Hold the answer up to N seconds (0-30) until done.")],
-        responses={200: s.RequestState, **problems(400, 404, *COMMON)}, tags=["recommendations"],
+        responses={200: s.RequestState, **problems(400, 404, *COMMON)},
+        tags=["recommendations"],
     )
-    def get(self, request: Request, request_id) -> Response:  # noqa: ANN001
+    def get(self, request: Request, request_id) -> Response:
         query = s.WaitQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         qs = RecommendationRequest.objects.all()
@@ -221,7 +274,8 @@ class ObtainTokenView(ObtainAuthToken):
     # DRF's view has no throttle; password guessing must meet the anonymous rate.
     throttle_classes = [RedisUserRateThrottle]
 
-    @extend_schema(request=AuthTokenSerializer, responses={200: TokenOutput, **problems(400, 429)}, tags=["auth"],
-                   auth=[])
-    def post(self, request: Request, *args, **kwargs) -> Response:  # noqa: ANN002, ANN003
+    @extend_schema(
+        request=AuthTokenSerializer, responses={200: TokenOutput, **problems(400, 429)}, tags=["auth"], auth=[]
+    )
+    def post(self, request: Request, *args, **kwargs) -> Response:
         return super().post(request, *args, **kwargs)

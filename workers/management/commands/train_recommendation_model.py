@@ -6,17 +6,21 @@ from django.core.management.base import BaseCommand, CommandError
 class Command(BaseCommand):
     help = "Train the hybrid recommendation model on completed jobs and store it as a new version."
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--epochs", type=int, default=50)
         parser.add_argument("--batch-size", type=int, default=256)
-        parser.add_argument("--learning-rate", type=float, default=0.001, help="of the MLP; embeddings learn 10x faster")
+        parser.add_argument(
+            "--learning-rate", type=float, default=0.001, help="of the MLP; embeddings learn 10x faster"
+        )
         parser.add_argument("--patience", type=int, default=5, help="epochs without improvement before stopping")
-        parser.add_argument("--model-version", required=True, help="e.g. 1.0; files are hybrid_recommendation_v<version>.pt")
+        parser.add_argument(
+            "--model-version", required=True, help="e.g. 1.0; files are hybrid_recommendation_v<version>.pt"
+        )
         parser.add_argument("--seed", type=int, default=42)
         parser.add_argument("--val-fraction", type=float, default=0.2, help="latest share of completed jobs held out")
         parser.add_argument("--no-activate", action="store_true", help="store the model without making it active")
 
-    def handle(self, *args, **opts) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, **opts) -> None:
         try:
             from workers.training.train import model_train
         except ImportError as exc:
@@ -27,12 +31,12 @@ class Command(BaseCommand):
         out = self.stdout
         epochs = opts["epochs"]
 
-        def loaded(data) -> None:  # noqa: ANN001
+        def loaded(data) -> None:
             out.write(f"Found {data.completed_jobs} completed jobs with reviews")
             out.write(f"Training samples: {len(data.train)}")
             out.write(f"Validation samples: {len(data.val)} (jobs from {data.split_at[:10]} on)")
 
-        def epoch(stats) -> None:  # noqa: ANN001
+        def epoch(stats) -> None:
             out.write(
                 f"Epoch {stats.epoch}/{epochs} - Train Loss: {stats.train_loss:.4f}, "
                 f"Val Loss: {stats.val_loss:.4f}, Alpha: {stats.alpha:.3f}"
@@ -41,10 +45,17 @@ class Command(BaseCommand):
         out.write("Loading training data...")
         try:
             report = model_train(
-                version=opts["model_version"], epochs=epochs, batch_size=opts["batch_size"],
-                learning_rate=opts["learning_rate"], patience=opts["patience"], seed=opts["seed"],
-                val_fraction=opts["val_fraction"], activate=not opts["no_activate"], register=True,
-                on_loaded=loaded, on_epoch=epoch,
+                version=opts["model_version"],
+                epochs=epochs,
+                batch_size=opts["batch_size"],
+                learning_rate=opts["learning_rate"],
+                patience=opts["patience"],
+                seed=opts["seed"],
+                val_fraction=opts["val_fraction"],
+                activate=not opts["no_activate"],
+                register=True,
+                on_loaded=loaded,
+                on_epoch=epoch,
             )
         except (ValueError, ModelStoreError, ModelFilesUnusable) as exc:
             raise CommandError(str(exc)) from exc
