@@ -36,8 +36,12 @@ def request_payload(req: RecommendationRequest) -> dict:
 
 
 def result_publish(request_id: str, payload: dict) -> str:
-    """Store and announce a finished request (as the API shows it); returns its JSON."""
-    body = json.dumps(payload, default=str)
+    """Store and announce a finished request (as the API shows it); returns its JSON.
+
+    Raises ValueError, having written nothing, when the payload holds NaN or infinity: that is
+    not JSON, and no reader could parse it.
+    """
+    body = json.dumps(payload, default=str, allow_nan=False)
     pipe = client().pipeline(transaction=False)
     pipe.set(KEY.format(id=request_id), body, ex=settings.RECOMMENDATION_REQUEST_TTL)
     # The message carries the answer itself, so a waiting reader needs no second round trip.

@@ -41,6 +41,10 @@ Status = RecommendationRequest.Status
 Rows = Callable[[], list]
 # A request whose worker died this many times is failed rather than retried forever.
 MAX_ATTEMPTS = 3
+NON_FINITE_ERROR = (
+    "a score was not a finite number: the job's or a cleaner's data holds NaN or infinity "
+    "(a budget, an hourly rate, a location); fix the data and ask again"
+)
 
 
 @contextmanager
@@ -258,7 +262,17 @@ def _compute_publish_store(req: RecommendationRequest, engine: RecommendationEng
     # The waiting client is answered first; the rows follow in the same task. If the worker
     # dies in between, the request is still `running` in the table, the message is redelivered
     # (late ack) and the rerun publishes and writes the same result again.
-    body = result_publish(str(req.id), request_payload(req))
+    try:
+        body = result_publish(str(req.id), request_payload(req))
+    except ValueError:
+        # NaN or infinity in the marketplace's data (a budget, a rate) made a score that is not a
+        # number: fail the request with a reason rather than publish what no client can parse.
+        logger.error("request %s computed a score that is not a finite number; failing it", req.pk)
+        changes.update(status=Status.FAILED, result=None, model_version="", error=NON_FINITE_ERROR)
+        for field, value in changes.items():
+            setattr(req, field, value)
+        rows = list
+        body = result_publish(str(req.id), request_payload(req))
     with _recomputable_writes():
         if req.attempts > 1:
             # Results are keyed by the request: a rerun replaces the earlier run's rows.
