@@ -30,7 +30,7 @@ def test_result_publish_refuses_nan_and_writes_nothing() -> None:
     assert result_get(request_id) is None
 
 
-def test_it_fails_a_request_whose_job_has_a_nan_budget_and_serves_it(monkeypatch) -> None:  # noqa: ANN001
+def test_it_fails_a_request_whose_job_has_a_nan_budget_and_serves_it(monkeypatch) -> None:
     monkeypatch.setattr("app.recommendations.services._enqueue", lambda req: None)
     job = f.job()
     for _ in range(3):
