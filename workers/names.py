@@ -23,6 +23,7 @@ RECOMMEND_JOBS = "recommendations.recommend_jobs_for_cleaner"
 SUGGEST_BID = "recommendations.suggest_bid"
 PING = "recommendations.ping"
 REFRESH_CLEANER_SCORES = "maintenance.refresh_cleaner_scores"
+REQUESTS_SWEEP = "maintenance.requests_sweep"
 WEBHOOK_DELIVER = "webhooks.deliver"
 WEBHOOK_SWEEP = "webhooks.sweep"
 FEEDBACK_APPLY = "feedback.apply"
@@ -38,6 +39,7 @@ TASK_QUEUES = {
     SUGGEST_BID: Queue.RECOMMENDATIONS,
     PING: Queue.RECOMMENDATIONS,
     REFRESH_CLEANER_SCORES: Queue.MAINTENANCE,
+    REQUESTS_SWEEP: Queue.MAINTENANCE,
     WEBHOOK_DELIVER: Queue.WEBHOOKS,
     WEBHOOK_SWEEP: Queue.WEBHOOKS,
     FEEDBACK_APPLY: Queue.FEEDBACK,

@@ -1,4 +1,4 @@
-"""Daily upkeep run by beat."""
+"""Upkeep run by beat: the daily score refresh, and the sweep of lost requests every minute."""
 
 from __future__ import annotations
 
@@ -13,3 +13,11 @@ def refresh_cleaner_scores() -> int:
     from app.recommendations.cleaner_scores import cleaner_scores_refresh
 
     return cleaner_scores_refresh()
+
+
+@shared_task(name=names.REQUESTS_SWEEP, soft_time_limit=50, time_limit=60, ignore_result=True)
+def requests_sweep() -> dict[str, int]:
+    """Re-enqueue accepted requests whose message was lost; fail those that cannot run (sweeper.py)."""
+    from workers.recommend.sweeper import requests_sweep as sweep
+
+    return sweep()

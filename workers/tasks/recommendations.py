@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 from workers import names
 from workers.runtime import get_engine
 
-# Soft limit first so the task can fail its request cleanly before the hard kill.
-# Results travel through our own Redis key and table, not Celery's result backend.
-_LIMITS = {"soft_time_limit": 30, "time_limit": 60, "acks_late": True, "ignore_result": True}
+# Soft limit first so the task can fail its request cleanly before the hard kill (the request
+# sweeper, workers/recommend/sweeper.py, counts on this hard limit). Results travel through our
+# own Redis key and table, not Celery's result backend. The database unreachable is retried
+# with backoff rather than acknowledged as done; the sweeper is the backstop.
+_LIMITS = {
+    "soft_time_limit": 30,
+    "time_limit": 60,
+    "acks_late": True,
+    "ignore_result": True,
+    "autoretry_for": (OperationalError, InterfaceError),
+    "retry_backoff": 1,
+    "retry_backoff_max": 30,
+    "retry_jitter": True,
+    "max_retries": 8,
+}
 
 
 def _run(request_id: str) -> str:

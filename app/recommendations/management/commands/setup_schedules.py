@@ -15,6 +15,12 @@ SCHEDULES = [
         "maintenance",
     ),
     (
+        "Re-enqueue lost recommendation requests (every minute)",
+        names.REQUESTS_SWEEP,
+        {"minute": "*", "hour": "*", "day_of_month": "*", "month_of_year": "*", "day_of_week": "*"},
+        "maintenance",
+    ),
+    (
         "Send due webhook retries (every minute)",
         names.WEBHOOK_SWEEP,
         {"minute": "*", "hour": "*", "day_of_month": "*", "month_of_year": "*", "day_of_week": "*"},
