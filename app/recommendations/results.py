@@ -55,33 +55,41 @@ def result_get(request_id: str) -> dict | None:
     return json.loads(body) if body else None
 
 
-def _pubsub() -> redis.client.PubSub:
-    """This thread's subscriber connection, kept between waits.
+def _pubsub() -> tuple[redis.client.PubSub, bool]:
+    """This thread's subscriber connection, kept between waits, and whether it was just made.
 
     A PubSub object closes its connection when closed, so one per wait would open a Redis
     connection per long-poll; a thread waits on one request at a time, so one per thread will do.
     """
     pubsub = getattr(_local, "pubsub", None)
-    if pubsub is None:
-        pubsub = _local.pubsub = client().pubsub(ignore_subscribe_messages=True)
-    return pubsub
+    if pubsub is not None:
+        return pubsub, False
+    pubsub = _local.pubsub = client().pubsub(ignore_subscribe_messages=True)
+    return pubsub, True
 
 
 def result_wait(request_id: str, timeout: float) -> dict | None:
-    """Block up to `timeout` seconds for the finished request; None if it is not done by then."""
+    """Block up to `timeout` seconds for the finished request; None if it is not done by then.
+
+    A kept connection that broke while it idled (Redis restarted since) is replaced once at
+    once: only a Redis that cannot be reached now raises.
+    """
     deadline = time.monotonic() + timeout
     channel = CHANNEL.format(id=request_id).encode()
-    pubsub = _pubsub()
-    try:
-        found = _wait(pubsub, channel, request_id, deadline)
-        # Its reply is read, and skipped, by the next wait on this connection.
-        pubsub.unsubscribe(channel)
-    except BaseException:
-        # In an unknown state (a broken connection, an interrupted read): start afresh next time.
-        _local.pubsub = None
-        pubsub.close()
-        raise
-    return found
+    while True:
+        pubsub, fresh = _pubsub()
+        try:
+            found = _wait(pubsub, channel, request_id, deadline)
+            # Its reply is read, and skipped, by the next wait on this connection.
+            pubsub.unsubscribe(channel)
+        except BaseException as exc:
+            # In an unknown state (a broken connection, an interrupted read): start afresh.
+            _local.pubsub = None
+            pubsub.close()
+            if fresh or not isinstance(exc, redis.ConnectionError):
+                raise
+            continue
+        return found
 
 
 def _wait(pubsub: redis.client.PubSub, channel: bytes, request_id: str, deadline: float) -> dict | None:

@@ -68,7 +68,7 @@ def test_a_long_poll_wakes_when_the_answer_is_published(api_client) -> None:
 def test_waits_reuse_the_threads_connection_and_skip_an_earlier_channels_messages() -> None:
     first, second = str(uuid.uuid4()), str(uuid.uuid4())
     assert results.result_wait(first, 0.05) is None
-    pubsub = results._pubsub()
+    pubsub, _ = results._pubsub()
     connection = pubsub.connection
     # A message for an earlier wait's channel, still in the connection when the next wait starts.
     pubsub.subscribe(results.CHANNEL.format(id=first).encode())
@@ -79,17 +79,40 @@ def test_waits_reuse_the_threads_connection_and_skip_an_earlier_channels_message
 
     publisher.join()
     assert found == {"id": second}
-    assert results._pubsub() is pubsub and pubsub.connection is connection
+    assert results._pubsub()[0] is pubsub and pubsub.connection is connection
 
 
 def test_a_wait_after_the_connection_broke_opens_a_new_one() -> None:
     first, second = str(uuid.uuid4()), str(uuid.uuid4())
     assert results.result_wait(first, 0.05) is None
-    results._pubsub().connection.disconnect()
+    results._pubsub()[0].connection.disconnect()
     publisher = _publish_later(second, 0.2, {"id": second})
 
     assert results.result_wait(second, 5) == {"id": second}
     publisher.join()
+
+
+def test_a_wait_after_redis_restarted_succeeds_on_a_new_connection(settings, tmp_path) -> None:
+    """The thread's kept connection died with the server; the next wait must not fail for it."""
+    from app.common import redis_client
+    from scripts.embedded import _free_port, embedded_redis
+
+    port, real = _free_port(), settings.REDIS_URL
+    try:
+        with embedded_redis(tmp_path, port=port) as url:
+            settings.REDIS_URL = url
+            redis_client.client.cache_clear()
+            results._local.pubsub = None
+            assert results.result_wait(str(uuid.uuid4()), 0.05) is None  # the thread now keeps a connection
+        with embedded_redis(tmp_path, port=port):  # the same address, a new server
+            request_id = str(uuid.uuid4())
+            publisher = _publish_later(request_id, 0.2, {"id": request_id})
+            assert results.result_wait(request_id, 5) == {"id": request_id}
+            publisher.join()
+    finally:
+        settings.REDIS_URL = real
+        redis_client.client.cache_clear()
+        results._local.pubsub = None
 
 
 @pytest.mark.django_db
