@@ -23,12 +23,13 @@ from django.utils import timezone
 
 from app.recommendations import feedback as ingest
 from app.recommendations.cleaner_scores import PRIOR_RATING, PRIOR_RELIABILITY, smoothed_quality
-from app.recommendations.feedback import MAX_BATCH, MODELS, Event, RecommendationType
+from app.recommendations.feedback import MAX_APPLY_FAILURES, MAX_BATCH, MODELS, Event, RecommendationType
 from app.recommendations.models import CleanerScore, RecommendationFeedback
 
 logger = logging.getLogger(__name__)
 
 SWEEP_AFTER = timedelta(seconds=30)
+
 # A sweep enqueues at most this many events, so a long outage is drained over a few minutes
 # instead of flooding the queue with one huge burst of tasks.
 SWEEP_LIMIT = 10 * MAX_BATCH
@@ -70,13 +71,30 @@ def feedback_apply(*, ids: Iterable[int], pause_seconds: float = 0.0) -> int:
         except (SoftTimeLimitExceeded, OperationalError, InterfaceError):
             raise  # out of time, or the database is unreachable: the sweeper takes the rest later
         except Exception as exc:
-            logger.exception("feedback event %s not applied; the sweeper will retry it", row.pk)
+            dead = _failure_record(row, exc)
+            logger.exception(
+                "feedback event %s not applied; %s",
+                row.pk,
+                "set aside (dead letter)" if dead else "the sweeper will retry it",
+            )
             failure = failure or exc
             continue
         applied += 1
     if failure is not None:
         raise failure
     return applied
+
+
+def _failure_record(row: RecommendationFeedback, exc: Exception) -> bool:
+    """Count a failed try (outside the rolled-back transaction); True once the event is set aside."""
+    failures = row.apply_failures + 1
+    dead = failures >= MAX_APPLY_FAILURES
+    RecommendationFeedback.objects.filter(pk=row.pk, applied_at__isnull=True).update(
+        apply_failures=F("apply_failures") + 1,
+        last_error=f"{type(exc).__name__}: {exc}"[:500],
+        dead_at=timezone.now() if dead else None,
+    )
+    return dead
 
 
 def _apply_effects(row: RecommendationFeedback) -> None:
@@ -117,7 +135,7 @@ def feedback_sweep(*, older_than: timedelta = SWEEP_AFTER, queue: str | None = N
     """
     cutoff = timezone.now() - older_than
     ids = list(
-        RecommendationFeedback.objects.filter(applied_at__isnull=True, received_at__lte=cutoff)
+        RecommendationFeedback.objects.filter(applied_at__isnull=True, dead_at__isnull=True, received_at__lte=cutoff)
         .order_by("pk")
         .values_list("pk", flat=True)[:SWEEP_LIMIT]
     )

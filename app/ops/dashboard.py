@@ -94,5 +94,6 @@ def dashboard_context() -> dict[str, Any]:
         "ab": selectors.ab_results(days=ACCEPTANCE_DAYS),
         "ab_enabled": settings.RECOMMENDATION_AB_TEST_ENABLED,
         "versions": selectors.model_versions_recent(limit=10),
+        "dead_letters": selectors.feedback_dead_letters(limit=10),
         "flower_url": settings.FLOWER_URL,
     }

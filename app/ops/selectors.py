@@ -22,8 +22,9 @@ from django.utils import timezone
 
 from app.recommendations import registry, stats
 from app.recommendations.experiments import experiment_results
+from app.recommendations.feedback import MAX_APPLY_FAILURES
 from app.recommendations.model_pointer import active_version_published, active_version_read, models_dir
-from app.recommendations.models import ModelVersion
+from app.recommendations.models import ModelVersion, RecommendationFeedback
 from workers import names
 
 logger = logging.getLogger(__name__)
@@ -109,3 +110,18 @@ def ab_results(*, days: int = 30) -> dict[str, Any] | None:
         return None
     until = timezone.now()
     return experiment_results(since=until - timedelta(days=days), until=until)
+
+
+def feedback_dead_letters(*, limit: int = 10) -> dict[str, Any] | None:
+    """Feedback events set aside after failing again and again: how many, and the latest few."""
+    try:
+        dead = RecommendationFeedback.objects.filter(dead_at__isnull=False, applied_at__isnull=True)
+        return {
+            "count": dead.count(),
+            "after_failures": MAX_APPLY_FAILURES,
+            "latest": list(
+                dead.order_by("-dead_at").values("pk", "event", "dead_at", "apply_failures", "last_error")[:limit]
+            ),
+        }
+    except DatabaseError:
+        return None

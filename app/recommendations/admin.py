@@ -54,8 +54,16 @@ class BidSuggestionAdmin(admin.ModelAdmin):
 
 @admin.register(RecommendationFeedback)
 class RecommendationFeedbackAdmin(admin.ModelAdmin):
-    list_display = ("event", "user", "job", "cleaner", "occurred_at", "applied_at")
-    list_filter = ("event",)
+    list_display = ("event", "user", "job", "cleaner", "occurred_at", "applied_at", "apply_failures", "dead_at")
+    list_filter = ("event", ("dead_at", admin.EmptyFieldListFilter))
+    actions = ["retry_set_aside"]
+
+    @admin.action(description="Retry the selected events that were set aside")
+    def retry_set_aside(self, request: HttpRequest, queryset) -> None:
+        # The next sweep (every minute) enqueues them again, with a fresh count of failures.
+        n = queryset.filter(dead_at__isnull=False, applied_at__isnull=True).update(dead_at=None, apply_failures=0)
+        self.message_user(request, f"{n} event(s) will be retried by the next sweep.", messages.SUCCESS)
+
     raw_id_fields = ("user", "job", "cleaner", "job_recommendation", "cleaner_recommendation")
 
 

@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 Event = RecommendationFeedback.Event
 
 MAX_BATCH = 1000
+# An event whose effects failed this many times is set aside (dead letter): no sweep retries it.
+MAX_APPLY_FAILURES = 5
 
 
 class RecommendationType(models.TextChoices):

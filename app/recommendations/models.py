@@ -208,6 +208,11 @@ class RecommendationFeedback(models.Model):
     occurred_at = models.DateTimeField()
     received_at = models.DateTimeField(auto_now_add=True)
     applied_at = models.DateTimeField(null=True, blank=True)
+    # An event whose effects keep failing is set aside after a few tries (the dead-letter state):
+    # the sweeper skips it, the operator page counts it, `last_error` says why.
+    apply_failures = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    dead_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "idempotency_key"], name="feedback_user_idem")]
