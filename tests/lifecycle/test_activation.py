@@ -17,6 +17,7 @@ from tests import factories as f
 from tests.lifecycle.conftest import train, wait_until
 from workers.ml.store import metadata_path, weights_path
 from workers.recommend.model_manager import ModelManager
+from workers.training.versions import model_files_check_local
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -248,7 +249,7 @@ def test_it_keeps_one_active_version_under_concurrent_activations(marketplace, m
     def activate(version: str) -> None:
         try:
             for _ in range(5):
-                registry.model_version_activate(version=version, by=None, check_files=versions.model_files_check_local)
+                registry.model_version_activate(version=version, by=None, check_files=model_files_check_local)
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             errors.append(exc)
         finally:
