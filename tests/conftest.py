@@ -18,6 +18,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Fixtures that tests in several folders use; a folder's own fixtures stay in its conftest.py.
+pytest_plugins = ["tests.support.processes", "tests.support.training", "tests.support.webhooks"]
+
 
 def _test_database_url() -> str:
     """The URL of the test database pytest-django created, for processes we start."""
