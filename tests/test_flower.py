@@ -9,7 +9,6 @@ import inspect
 import io
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -21,9 +20,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.test_containers import run_script
+from tests.support import ROOT
+from tests.support.net import free_port
+from tests.support.scripts import run_script
 
-ROOT = Path(__file__).resolve().parent.parent
 MINIMUM = (2, 2, 0)  # 2.1 and older: CSRF in the control endpoints
 
 
@@ -138,15 +138,9 @@ def test_every_task_takes_ids_and_numbers_only() -> None:
 # Flower itself ---------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_flower_refuses_requests_without_the_password(settings) -> None:  # noqa: ANN001
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "REDIS_URL": settings.REDIS_URL,
            "FLOWER_BASIC_AUTH": "ops:s3cret-pw"}
     proc = subprocess.Popen(

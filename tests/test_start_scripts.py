@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import ROOT
 
 # Records the directory gunicorn was started with, and what was in it then.
 STUB = """#!/bin/sh

@@ -15,6 +15,7 @@ import pytest
 from app.recommendations.experiments import variant_for
 from app.recommendations.models import CleanerRecommendation, JobRecommendation, RecommendationRequest
 from tests import factories as f
+from tests.support.auth import authenticate
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -56,7 +57,7 @@ def _done(api_client, resp, timeout: float = 20) -> RecommendationRequest:  # no
 
 
 def _ask_cleaners(api_client, job, body: dict | None = None):  # noqa: ANN001, ANN202
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(job.client.user)}")
+    authenticate(api_client, job.client.user)
     return api_client.post(f"/api/v1/jobs/{job.pk}/recommendations/", body or {}, format="json")
 
 
@@ -79,7 +80,7 @@ def test_it_records_a_cleaners_variant_on_job_recommendations(celery_worker, api
     cleaner = f.cleaner()
     f.job()
     f.job()
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(cleaner.user)}")
+    authenticate(api_client, cleaner.user)
 
     req = _done(api_client, api_client.post(f"/api/v1/cleaners/{cleaner.pk}/recommendations/", {}, format="json"))
 

@@ -6,8 +6,9 @@ import pytest
 from celery import Celery
 
 from app.recommendations.models import CleanerScore, RecommendationFeedback
-from scripts.embedded import _free_port
-from tests.support.feedback import cleaner_recommendation, event, job_recommendation, post, wait_until
+from tests.support.feedback import cleaner_recommendation, event, job_recommendation, post
+from tests.support.net import free_port
+from tests.support.waiting import wait_until
 from workers import names
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
@@ -91,7 +92,7 @@ def test_it_accepts_during_a_broker_outage_and_the_sweeper_applies_later(
 ) -> None:
     rec = cleaner_recommendation()
     # The web's broker is down (nothing listens there); the worker's is fine.
-    monkeypatch.setattr("workers.celery.app", Celery("down", broker=f"redis://127.0.0.1:{_free_port()}/0"))
+    monkeypatch.setattr("workers.celery.app", Celery("down", broker=f"redis://127.0.0.1:{free_port()}/0"))
 
     resp = post(api_client, rec.job.client.user, [event(rec) for _ in range(5)])
 

@@ -6,6 +6,7 @@ holds each event's transaction open for FEEDBACK_APPLY_DELAY_MS so the kill land
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from functools import partial
 
@@ -13,13 +14,19 @@ import pytest
 
 from app.recommendations import feedback as service
 from app.recommendations.models import CleanerScore, RecommendationFeedback
-from tests.support.feedback import cleaner_recommendation, event, post, wait_until
+from tests.support.feedback import cleaner_recommendation, event, post
 from tests.support.processes import PrivateQueueWorker
+from tests.support.waiting import wait_until
 from workers import feedback as worker_feedback
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker, pytest.mark.slow]
 
 VIEWS, HIRES = 30, 10
+
+
+@pytest.fixture
+def private_queue() -> str:
+    return f"feedback-test-{uuid.uuid4().hex[:12]}"
 
 
 def _applied() -> int:

@@ -9,6 +9,7 @@ import pytest
 from app.recommendations import results
 from app.recommendations.models import RecommendationRequest
 from tests import factories as f
+from tests.support.auth import authenticate
 
 CLEANERS = RecommendationRequest.Kind.CLEANERS_FOR_JOB
 
@@ -24,7 +25,7 @@ def _publish_later(request_id: str, delay: float, payload: dict) -> threading.Th
 def test_one_long_poll_returns_the_finished_request(celery_worker, api_client) -> None:
     job = f.job()
     f.cleaner(home_lat=job.property.lat, home_lng=job.property.lng)
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(job.client.user)}")
+    authenticate(api_client, job.client.user)
     status_url = api_client.post(f"/api/v1/jobs/{job.pk}/recommendations/", {"limit": 3}, format="json").json()["status_url"]
 
     started = time.monotonic()
@@ -39,7 +40,7 @@ def test_one_long_poll_returns_the_finished_request(celery_worker, api_client) -
 def test_a_long_poll_on_an_unfinished_request_answers_its_state_when_the_wait_is_over(api_client) -> None:
     job = f.job()
     req = RecommendationRequest.objects.create(kind=CLEANERS, requested_by=job.client.user, job=job)  # never enqueued
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(job.client.user)}")
+    authenticate(api_client, job.client.user)
 
     started = time.monotonic()
     resp = api_client.get(f"/api/v1/recommendation-requests/{req.pk}/", {"wait": 0.5})
@@ -52,7 +53,7 @@ def test_a_long_poll_on_an_unfinished_request_answers_its_state_when_the_wait_is
 def test_a_long_poll_wakes_when_the_answer_is_published(api_client) -> None:
     job = f.job()
     req = RecommendationRequest.objects.create(kind=CLEANERS, requested_by=job.client.user, job=job)
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(job.client.user)}")
+    authenticate(api_client, job.client.user)
     publisher = _publish_later(str(req.pk), 0.3, {"id": str(req.pk), "status": "succeeded", "result": {"x": 1}})
 
     started = time.monotonic()
@@ -94,7 +95,7 @@ def test_a_wait_after_the_connection_broke_opens_a_new_one() -> None:
 def test_a_long_poll_while_redis_is_unreachable_is_a_503_problem(api_client, redis_unreachable) -> None:  # noqa: ARG001
     job = f.job()
     req = RecommendationRequest.objects.create(kind=CLEANERS, requested_by=job.client.user, job=job)
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(job.client.user)}")
+    authenticate(api_client, job.client.user)
 
     resp = api_client.get(f"/api/v1/recommendation-requests/{req.pk}/", {"wait": 1})
 

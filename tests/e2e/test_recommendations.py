@@ -6,26 +6,10 @@ import pytest
 
 from app.recommendations.models import CleanerRecommendation, RecommendationRequest
 from tests import factories as f
+from tests.e2e.polling import finished, rows_stored
+from tests.support.auth import authenticate
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
-
-
-def _stored(request_id: str, timeout: float = 10) -> None:
-    """Wait until the worker has written the rows (it answers the client first)."""
-    deadline = time.monotonic() + timeout
-    while RecommendationRequest.objects.get(pk=request_id).status not in ("succeeded", "failed"):
-        assert time.monotonic() < deadline, "rows not written in time"
-        time.sleep(0.02)
-
-
-def _poll(api_client, url: str, timeout: float = 20) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body = api_client.get(url).json()
-        if body["status"] in ("succeeded", "failed"):
-            return body
-        time.sleep(0.05)
-    raise AssertionError(f"request not finished in {timeout}s: {body}")
 
 
 def test_it_ranks_cleaners_for_a_job_through_the_worker(celery_worker, api_client) -> None:
@@ -33,19 +17,19 @@ def test_it_ranks_cleaners_for_a_job_through_the_worker(celery_worker, api_clien
     near_specialist = f.cleaner(specialties_mask=1, home_lat=job.property.lat, home_lng=job.property.lng)
     far = f.cleaner(home_lat=job.property.lat + 0.12, service_radius_km=20)
     f.cleaner(services_mask=0b10, specialties_mask=0b10)  # does not offer "standard": not a candidate
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(job.client.user)}")
+    authenticate(api_client, job.client.user)
 
     resp = api_client.post(f"/api/v1/jobs/{job.pk}/recommendations/", {"limit": 5}, format="json")
 
     assert resp.status_code == 202, resp.content
     assert resp["Location"] == resp.json()["status_url"]
-    body = _poll(api_client, resp.json()["status_url"])
+    body = finished(api_client, resp.json()["status_url"])
     assert body["status"] == "succeeded", body
     ranked = [c["cleaner_id"] for c in body["result"]["cleaners"]]
     assert ranked == [near_specialist.pk, far.pk]
     first = body["result"]["cleaners"][0]
     assert set(first["components"]) >= {"quality", "distance", "specialty", "price_fit"}
-    _stored(body["id"])
+    rows_stored(body["id"])
     rows = CleanerRecommendation.objects.filter(request_id=body["id"]).order_by("rank")
     assert [(r.cleaner_id, r.rank, r.mode) for r in rows] == [(near_specialist.pk, 1, "rule_based"), (far.pk, 2, "rule_based")]
 
@@ -53,12 +37,12 @@ def test_it_ranks_cleaners_for_a_job_through_the_worker(celery_worker, api_clien
 def test_it_hides_other_clients_jobs_and_requests(celery_worker, api_client) -> None:
     job = f.job()
     stranger = f.client()
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(stranger.user)}")
+    authenticate(api_client, stranger.user)
     assert api_client.post(f"/api/v1/jobs/{job.pk}/recommendations/", {}, format="json").status_code == 404
 
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(job.client.user)}")
+    authenticate(api_client, job.client.user)
     url = api_client.post(f"/api/v1/jobs/{job.pk}/recommendations/", {}, format="json").json()["status_url"]
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(stranger.user)}")
+    authenticate(api_client, stranger.user)
     resp = api_client.get(url)
     assert resp.status_code == 404
     assert resp["Content-Type"] == "application/problem+json"
@@ -78,7 +62,7 @@ def _wait_for_mode(api_client, url: str, body: dict, want: str, timeout: float =
         resp = api_client.post(url, body, format="json")
         assert resp.status_code in (200, 202), resp.content
         # 200: a cached answer, possibly from before the worker swapped models.
-        done = resp.json() if resp.status_code == 200 else _poll(api_client, resp.json()["status_url"])
+        done = resp.json() if resp.status_code == 200 else finished(api_client, resp.json()["status_url"])
         assert done["status"] == "succeeded", done
         if done["result"].get("mode", want) == want or time.monotonic() > deadline:
             return done
@@ -101,27 +85,27 @@ def test_it_serves_all_three_kinds_with_the_neural_model(celery_worker, api_clie
         bid = Bid.objects.filter(job=job).first()
         cleaner = bid.cleaner
 
-        api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(job.client.user)}")
+        authenticate(api_client, job.client.user)
         done = _wait_for_mode(api_client, f"/api/v1/jobs/{job.pk}/recommendations/", {"limit": 5}, "ensemble")
         assert done["result"]["mode"] == "ensemble" and done["result"]["model_version"] == "e2e-1"
         assert all(c["neural_score"] is not None for c in done["result"]["cleaners"])
-        _stored(done["id"])
+        rows_stored(done["id"])
         rows = CleanerRecommendation.objects.filter(request_id=done["id"])
         assert {r.model_version for r in rows} == {"e2e-1"}
 
-        api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(cleaner.user)}")
+        authenticate(api_client, cleaner.user)
         done = _wait_for_mode(api_client, f"/api/v1/cleaners/{cleaner.pk}/recommendations/", {"mode": "neural"}, "neural")
         assert done["result"]["mode"] == "neural"
-        _stored(done["id"])
+        rows_stored(done["id"])
         assert JobRecommendation.objects.filter(request_id=done["id"]).count() == len(done["result"]["jobs"])
 
         resp = api_client.post(f"/api/v1/jobs/{job.pk}/bid-suggestions/", {}, format="json")
         assert resp.status_code == 202, resp.content
-        done = _poll(api_client, resp.json()["status_url"])
+        done = finished(api_client, resp.json()["status_url"])
         assert done["status"] == "succeeded", done
         s = done["result"]
         assert s["low"] <= s["suggested_amount"] <= s["high"] and 0 < s["confidence"] <= 1
-        _stored(done["id"])
+        rows_stored(done["id"])
         assert BidSuggestion.objects.get(request_id=done["id"]).cleaner_id == cleaner.pk
     finally:
         (models_dir / ACTIVE_POINTER).unlink(missing_ok=True)

@@ -7,7 +7,8 @@ import pytest
 from app.marketplace.models import Bid
 from app.recommendations.model_pointer import active_version_write
 from tests import factories as f
-from tests.e2e.test_recommendations import _poll, _stored
+from tests.e2e.polling import finished, rows_stored
+from tests.support.auth import authenticate
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -19,15 +20,15 @@ def _ask(api_client, url: str, body: dict | None = None):  # noqa: ANN202
 def _answered(api_client, url: str) -> dict:
     resp = _ask(api_client, url)
     assert resp.status_code == 202, resp.content
-    done = _poll(api_client, resp.json()["status_url"])
-    _stored(done["id"])
+    done = finished(api_client, resp.json()["status_url"])
+    rows_stored(done["id"])
     return done
 
 
 def test_it_answers_a_repeated_question_from_the_cache(celery_worker, api_client) -> None:
     job = f.job()
     f.cleaner(home_lat=job.property.lat, home_lng=job.property.lng)
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(job.client.user)}")
+    authenticate(api_client, job.client.user)
     url = f"/api/v1/jobs/{job.pk}/recommendations/"
     first = _answered(api_client, url)
 
@@ -45,7 +46,7 @@ def test_it_answers_a_repeated_question_from_the_cache(celery_worker, api_client
 def test_it_forgets_when_the_job_or_its_bids_change(celery_worker, api_client) -> None:
     job = f.job()
     cleaner = f.cleaner(home_lat=job.property.lat, home_lng=job.property.lng)
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(job.client.user)}")
+    authenticate(api_client, job.client.user)
     url = f"/api/v1/jobs/{job.pk}/recommendations/"
     _answered(api_client, url)
     assert _ask(api_client, url).status_code == 200
@@ -61,7 +62,7 @@ def test_it_forgets_when_the_job_or_its_bids_change(celery_worker, api_client) -
 
 def test_it_forgets_when_a_model_version_is_activated(celery_worker, api_client, settings, tmp_path) -> None:
     job = f.job()
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(job.client.user)}")
+    authenticate(api_client, job.client.user)
     url = f"/api/v1/jobs/{job.pk}/recommendations/"
     _answered(api_client, url)
     assert _ask(api_client, url).status_code == 200
@@ -74,10 +75,10 @@ def test_it_forgets_when_a_model_version_is_activated(celery_worker, api_client,
 def test_it_keeps_one_users_cached_answer_from_another(celery_worker, api_client) -> None:
     job = f.job()
     operator = f.operator()
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(operator)}")
+    authenticate(api_client, operator)
     url = f"/api/v1/jobs/{job.pk}/recommendations/"
     _answered(api_client, url)
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(job.client.user)}")
+    authenticate(api_client, job.client.user)
     assert _ask(api_client, url).status_code == 202
 
 
@@ -86,7 +87,7 @@ def test_it_answers_the_owner_from_the_cache_without_touching_the_database(
 ) -> None:
     job = f.job()
     f.cleaner(home_lat=job.property.lat, home_lng=job.property.lng)
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(job.client.user)}")
+    authenticate(api_client, job.client.user)
     url = f"/api/v1/jobs/{job.pk}/recommendations/"
     _answered(api_client, url)
 
@@ -94,7 +95,7 @@ def test_it_answers_the_owner_from_the_cache_without_touching_the_database(
         assert _ask(api_client, url).status_code == 200
 
     # Someone else asking about the same job still meets the ownership check.
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(f.client().user)}")
+    authenticate(api_client, f.client().user)
     assert _ask(api_client, url).status_code == 404
 
 
@@ -108,7 +109,7 @@ def test_it_skips_the_ownership_query_for_an_owner_asking_again_after_a_change(c
 
     job = f.job()
     cleaner = f.cleaner(home_lat=job.property.lat, home_lng=job.property.lng)
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(job.client.user)}")
+    authenticate(api_client, job.client.user)
     url = f"/api/v1/jobs/{job.pk}/recommendations/"
     with CaptureQueriesContext(connection) as first:
         _answered(api_client, url)
@@ -120,13 +121,13 @@ def test_it_skips_the_ownership_query_for_an_owner_asking_again_after_a_change(c
 
     assert resp.status_code == 202
     assert _job_queries(again.captured_queries) == []
-    assert _poll(api_client, resp.json()["status_url"])["status"] == "succeeded"
+    assert finished(api_client, resp.json()["status_url"])["status"] == "succeeded"
 
 
 def test_it_checks_ownership_again_once_the_job_moves_to_another_client(celery_worker, api_client) -> None:
     job = f.job()
     first_owner = job.client.user
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(first_owner)}")
+    authenticate(api_client, first_owner)
     url = f"/api/v1/jobs/{job.pk}/recommendations/"
     _answered(api_client, url)
 
@@ -134,14 +135,14 @@ def test_it_checks_ownership_again_once_the_job_moves_to_another_client(celery_w
     job.save()
 
     assert _ask(api_client, url).status_code == 404
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(job.client.user)}")
+    authenticate(api_client, job.client.user)
     assert _ask(api_client, url).status_code == 202
 
 
 def test_it_checks_ownership_again_once_the_client_profile_moves_to_another_user(celery_worker, api_client) -> None:
     job = f.job()
     first_owner = job.client.user
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(first_owner)}")
+    authenticate(api_client, first_owner)
     url = f"/api/v1/jobs/{job.pk}/recommendations/"
     _answered(api_client, url)
 
@@ -159,7 +160,7 @@ def test_it_answers_404_for_a_job_deleted_behind_the_orms_back(celery_worker, ap
     # What a job deleted by raw SQL leaves behind: its owner record, naming an id that is gone.
     seen = cache_lookup(kind="cleaners_for_job", user_id=user.pk, job_id=987654, cleaner_id=None, limit=3, mode="")
     owner_remember("job:987654", user.pk, seen.owner_gen)
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(user)}")
+    authenticate(api_client, user)
 
     resp = _ask(api_client, "/api/v1/jobs/987654/recommendations/")
 
@@ -169,7 +170,7 @@ def test_it_answers_404_for_a_job_deleted_behind_the_orms_back(celery_worker, ap
 
 def test_it_checks_a_cleaners_ownership_of_itself_again_after_a_profile_change(celery_worker, api_client) -> None:
     cleaner = f.cleaner()
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(cleaner.user)}")
+    authenticate(api_client, cleaner.user)
     url = f"/api/v1/cleaners/{cleaner.pk}/recommendations/"
     _answered(api_client, url)
 
@@ -182,7 +183,7 @@ def test_it_checks_a_cleaners_ownership_of_itself_again_after_a_profile_change(c
 def test_a_former_client_loses_the_shortcuts_with_the_role(celery_worker, api_client) -> None:
     job = f.job()
     user = job.client.user
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(user)}")
+    authenticate(api_client, user)
     url = f"/api/v1/jobs/{job.pk}/recommendations/"
     _answered(api_client, url)  # cached, and the owner recorded
 

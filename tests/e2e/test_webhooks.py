@@ -12,6 +12,7 @@ import pytest
 
 from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from tests import factories as f
+from tests.support.auth import authenticate
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -29,7 +30,7 @@ def _settled(deliveries: int, timeout: float = 20) -> list[WebhookDelivery]:
 def _client_with_job(api_client):  # noqa: ANN001, ANN202
     job = f.job()
     f.cleaner(home_lat=job.property.lat, home_lng=job.property.lng)
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(job.client.user)}")
+    authenticate(api_client, job.client.user)
     return job, api_client
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 import urllib.request
 from pathlib import Path
@@ -14,19 +13,15 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests import factories as f
-from tests.conftest import WorkerProcess
+from tests.support.auth import authenticate
+from tests.support.net import free_port
+from tests.support.processes import WorkerProcess
 from tests.support.webhooks import Receiver
 from workers import names
 
 pytestmark = [pytest.mark.worker]
 
 QUEUE = f"observability-{os.getpid()}"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class MetricsWorker(WorkerProcess):
@@ -55,7 +50,7 @@ class MetricsWorker(WorkerProcess):
 
 @pytest.fixture(scope="module")
 def metrics_worker(worker_env: dict[str, str]):  # noqa: ANN201
-    worker = MetricsWorker(worker_env, _free_port())
+    worker = MetricsWorker(worker_env, free_port())
     worker.start()
     yield worker
     worker.stop()
@@ -139,7 +134,7 @@ def test_it_ties_the_web_request_its_task_and_its_webhook_with_one_id(metrics_wo
 
     job = f.job()
     f.cleaner(home_lat=job.property.lat, home_lng=job.property.lng)
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(job.client.user)}")
+    authenticate(api_client, job.client.user)
     secret = api_client.get("/api/v1/webhook-callback-secret/").json()["secret"]
     receiver = Receiver(200, secret=secret)
     rid = "abc123"  # the log file is this run's own: no other line carries it

@@ -1,18 +1,20 @@
-"""Builders and waits shared by the feedback tests."""
+"""Recommendation rows, feedback events and posting them: for the feedback tests of both sides."""
 
 from __future__ import annotations
 
 import itertools
-import time
 import uuid
-from collections.abc import Callable
 from datetime import datetime
 
+from django.http import HttpResponse
 from django.utils import timezone
+from rest_framework.test import APIClient
 
+from app.accounts.models import User
 from app.marketplace.models import CleanerProfile, CleaningJob
 from app.recommendations.models import CleanerRecommendation, JobRecommendation, Mode
 from tests import factories as f
+from tests.support.auth import authenticate
 
 URL = "/api/v1/feedback/"
 _rank = itertools.count(1)
@@ -52,15 +54,6 @@ def event(
     }
 
 
-def post(api_client, user, events: list[dict]):
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(user)}")
-    return api_client.post(URL, {"events": events}, format="json")
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 30, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{what} not reached within {timeout}s")
+def post(api_client: APIClient, user: User, events: list[dict]) -> HttpResponse:
+    """POST a batch of events to the feedback API as `user`."""
+    return authenticate(api_client, user).post(URL, {"events": events}, format="json")

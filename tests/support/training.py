@@ -1,4 +1,5 @@
-"""A small trained marketplace, registry helpers, a trainer worker, and a clean pointer after each test.
+"""Model files: the session's models directory, a small trained marketplace, registry helpers,
+a trainer worker, and a clean pointer after each test.
 
 The session's real worker (`celery_worker`) serves requests and checks files; the trainer is a
 second real worker on the `training` queue, as in production. A test module that trains or
@@ -8,13 +9,18 @@ no retrain lock behind and the tests after it see rule-based.
 
 from __future__ import annotations
 
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 
 from tests.support.processes import PrivateQueueWorker
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where this session's models are written; the workers the tests start read the same one."""
+    return tmp_path_factory.mktemp("models")
 
 
 def _clear_pointers(models_dir: Path) -> None:
@@ -76,16 +82,6 @@ def add_review() -> None:
     from tests import factories as f
 
     f.completed_job(CleanerProfile.objects.order_by("pk").first(), rating=9)
-
-
-def wait_until(predicate, timeout: float = 30, what: str = "condition"):  # noqa: ANN001, ANN201
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"{what} not met within {timeout}s"
-        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")

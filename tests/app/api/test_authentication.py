@@ -6,6 +6,7 @@ from rest_framework.authtoken.models import Token
 from app.api.authentication import auth_cache_key
 from app.common.redis_client import client as redis_client
 from tests import factories as f
+from tests.support.auth import authenticate
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/recommendation-requests/00000000-0000-0000-0000-000000000000/"
@@ -45,8 +46,7 @@ def test_it_forgets_a_deactivated_user_at_once(api_client) -> None:
 def test_it_sees_a_role_change_at_once(api_client) -> None:
     job = f.job()
     outsider = f.client().user
-    token = f.token(outsider)
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    authenticate(api_client, outsider)
     assert api_client.post(f"/api/v1/jobs/{job.pk}/recommendations/", {}, format="json").status_code == 404
     outsider.role = "operator"
     outsider.save()

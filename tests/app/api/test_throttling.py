@@ -5,6 +5,7 @@ import pytest
 from app.api.throttling import RedisUserRateThrottle
 from app.common.redis_client import client as redis_client
 from tests import factories as f
+from tests.support.auth import authenticate
 
 pytestmark = pytest.mark.django_db
 
@@ -18,14 +19,14 @@ def three_a_minute(monkeypatch):  # noqa: ANN001, ANN201
 
 def test_it_throttles_a_user_over_the_rate(api_client, three_a_minute) -> None:  # noqa: ARG001
     user, other = f.client().user, f.client().user
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(user)}")
+    authenticate(api_client, user)
     url = "/api/v1/recommendation-requests/00000000-0000-0000-0000-000000000000/"
     assert [api_client.get(url).status_code for _ in range(3)] == [404, 404, 404]
     resp = api_client.get(url)
     assert resp.status_code == 429
     assert resp["Content-Type"] == "application/problem+json" and resp.json()["status"] == 429
     assert 0 < int(resp["Retry-After"]) <= 61
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(other)}")
+    authenticate(api_client, other)
     assert api_client.get(url).status_code == 404  # another user has their own allowance
 
 

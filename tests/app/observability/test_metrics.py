@@ -7,7 +7,6 @@ import subprocess
 import sys
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import redis
@@ -20,9 +19,10 @@ from app.observability import collectors
 from app.recommendations.model_pointer import ACTIVE_KEY, active_version_write
 from app.recommendations.models import ModelVersion, RecommendationFeedback, RecommendationRequest
 from tests import factories as f
+from tests.support import ROOT
+from tests.support.auth import authenticate
 from workers.names import Queue
 
-ROOT = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.django_db
 
 
@@ -124,7 +124,7 @@ def test_it_counts_cache_misses_and_hits(client, api_client) -> None:  # noqa: A
     from app.recommendations.cache import cache_put
 
     job = f.job()
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(job.client.user)}")
+    authenticate(api_client, job.client.user)
     families = scrape(client)
     hits = value(families, "recsvc_recommendation_cache_lookups", "recsvc_recommendation_cache_lookups_total", result="hit") or 0
     misses = value(families, "recsvc_recommendation_cache_lookups", "recsvc_recommendation_cache_lookups_total", result="miss") or 0

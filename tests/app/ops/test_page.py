@@ -7,7 +7,6 @@ tests skip on a developer's machine and fail in CI, where a missing browser is a
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
@@ -16,9 +15,9 @@ from app.recommendations.models import ModelVersion
 from app.synthetic.generator import training_data_clear, training_data_generate
 from tests import factories as f
 from tests.app.ops import builders as b
+from tests.support import ROOT
 from workers.training.train import model_train
 
-ROOT = Path(__file__).resolve().parents[3]
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 VERSION = "2026.05.01"
 SCREENSHOT = ROOT / "var" / "ops.png"

@@ -14,7 +14,9 @@ from app.recommendations import registry
 from app.recommendations.model_pointer import ACTIVE_KEY, active_version_read
 from app.recommendations.models import CleanerRecommendation, ModelVersion, RecommendationRequest
 from tests import factories as f
-from tests.support.training import train, wait_until
+from tests.support.auth import authenticate
+from tests.support.training import train
+from tests.support.waiting import wait_until
 from workers.ml.store import metadata_path, weights_path
 from workers.recommend.model_manager import ModelManager
 from workers.training.versions import model_files_check_local
@@ -28,11 +30,6 @@ Status = ModelVersion.Status
 def _published() -> str | None:
     value = redis().get(ACTIVE_KEY)
     return value.decode() if value else None
-
-
-def _as(api: APIClient, user) -> APIClient:  # noqa: ANN001
-    api.credentials(HTTP_AUTHORIZATION=f"Token {f.token(user)}")
-    return api
 
 
 def _open_job() -> CleaningJob:
@@ -57,7 +54,7 @@ def _recommend(api: APIClient, job: CleaningJob, limit: int) -> dict:
 @pytest.mark.parametrize("role", ["client", "cleaner"])
 def test_it_lets_only_operators_see_and_activate(api_client, role) -> None:
     ModelVersion.objects.create(version="1.0")
-    _as(api_client, f.user(role))
+    authenticate(api_client, f.user(role))
     for resp in (api_client.get("/api/v1/models/"), api_client.post("/api/v1/models/1.0/activate/")):
         assert resp.status_code == 403
         assert resp["Content-Type"] == "application/problem+json"
@@ -72,7 +69,7 @@ def test_it_asks_for_a_token(api_client) -> None:
 
 def test_it_lists_versions_newest_first_with_their_metrics(marketplace, api_client) -> None:
     older, newer = train(), train(activate=True)
-    resp = _as(api_client, f.operator()).get("/api/v1/models/", {"limit": 1})
+    resp = authenticate(api_client, f.operator()).get("/api/v1/models/", {"limit": 1})
     assert resp.status_code == 200
     body = resp.json()
     assert body["count"] == 2 and body["next"]
@@ -86,7 +83,7 @@ def test_it_lists_versions_newest_first_with_their_metrics(marketplace, api_clie
 
 
 def test_it_answers_404_for_an_unknown_version(api_client) -> None:
-    _as(api_client, f.operator())
+    authenticate(api_client, f.operator())
     for version in ("9.9", "x" * 40, "..%2F..%2Fetc"):
         resp = api_client.post(f"/api/v1/models/{version}/activate/")
         assert resp.status_code == 404, (version, resp.content)
@@ -99,7 +96,7 @@ def test_it_refuses_files_a_worker_would_refuse(marketplace, celery_worker, api_
     weights = weights_path(models_dir, corrupt)
     weights.write_bytes(weights.read_bytes()[:-64] + b"\0" * 64)
     metadata_path(models_dir, missing).unlink()
-    _as(api_client, f.operator())
+    authenticate(api_client, f.operator())
 
     for version, why in ((corrupt, "sha256"), (missing, "does not exist")):
         resp = api_client.post(f"/api/v1/models/{version}/activate/")
@@ -119,8 +116,8 @@ def test_it_rolls_back_through_the_api_and_the_worker_follows(marketplace, celer
     first = train(activate=True).version
     second = train(seed=4).version
     job = _open_job()
-    operator, owner = APIClient(), _as(api_client, job.client.user)
-    _as(operator, f.operator())
+    operator, owner = APIClient(), authenticate(api_client, job.client.user)
+    authenticate(operator, f.operator())
 
     resp = operator.post(f"/api/v1/models/{second}/activate/")
     assert resp.status_code == 200, resp.content
@@ -141,7 +138,7 @@ def test_it_rolls_back_through_the_api_and_the_worker_follows(marketplace, celer
 def test_it_swaps_models_under_concurrent_requests_without_a_failure(marketplace, celery_worker) -> None:
     old, new = train(activate=True).version, train(seed=4).version
     job = _open_job()
-    assert _recommend(_as(APIClient(), job.client.user), job, limit=1)["rows_version"] == old
+    assert _recommend(authenticate(APIClient(), job.client.user), job, limit=1)["rows_version"] == old
 
     limits = iter(range(2, 101))  # a distinct limit per request: no answer comes from the cache
     lock, activated = threading.Lock(), threading.Event()
@@ -149,7 +146,7 @@ def test_it_swaps_models_under_concurrent_requests_without_a_failure(marketplace
     errors: list[BaseException] = []
 
     def fire() -> None:
-        api = _as(APIClient(), job.client.user)
+        api = authenticate(APIClient(), job.client.user)
         after = 0
         try:
             while after < 3:
@@ -169,7 +166,7 @@ def test_it_swaps_models_under_concurrent_requests_without_a_failure(marketplace
     for t in threads:
         t.start()
     wait_until(lambda: len(served) >= 6, what="requests before the swap")
-    resp = _as(APIClient(), f.operator()).post(f"/api/v1/models/{new}/activate/")
+    resp = authenticate(APIClient(), f.operator()).post(f"/api/v1/models/{new}/activate/")
     assert resp.status_code == 200, resp.content
     activated.set()
     for t in threads:
@@ -280,7 +277,7 @@ def test_it_changes_nothing_when_redis_cannot_be_told(marketplace, celery_worker
     dead = redis_lib.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
     monkeypatch.setattr(registry, "client", lambda: dead)
 
-    resp = _as(api_client, f.operator()).post(f"/api/v1/models/{other}/activate/")
+    resp = authenticate(api_client, f.operator()).post(f"/api/v1/models/{other}/activate/")
 
     assert resp.status_code == 503, resp.content
     assert resp["Content-Type"] == "application/problem+json"

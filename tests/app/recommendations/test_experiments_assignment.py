@@ -19,7 +19,8 @@ from app.recommendations.experiments import (
 )
 from app.recommendations.models import RecommendationRequest
 from tests import factories as f
-from tests.conftest import ROOT
+from tests.support import ROOT
+from tests.support.auth import authenticate
 
 Kind = RecommendationRequest.Kind
 
@@ -137,7 +138,7 @@ def test_it_records_a_pinned_model_version_with_the_default_mode(ab) -> None:  #
 def test_it_lets_an_explicit_mode_win_over_the_variant(ab, api_client) -> None:  # noqa: ANN001
     ab.RECOMMENDATION_AB_TEST_SPLIT = 1.0
     job = f.job()
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(job.client.user)}")
+    authenticate(api_client, job.client.user)
 
     resp = api_client.post(f"/api/v1/jobs/{job.pk}/recommendations/", {"mode": "rule_based"}, format="json")
 
@@ -151,7 +152,7 @@ def test_it_gives_an_operator_the_variant_of_the_cleaner_they_ask_for(ab, api_cl
     cleaner = f.cleaner()
     want = variant_for(experiment="test-exp", user_id=cleaner.user_id, split=0.5)
     operator = f.operator()
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(operator)}")
+    authenticate(api_client, operator)
 
     resp = api_client.post(f"/api/v1/cleaners/{cleaner.pk}/recommendations/", {}, format="json")
 

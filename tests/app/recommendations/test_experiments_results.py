@@ -11,6 +11,7 @@ from app.accounts.models import User
 from app.recommendations.experiments import experiment_results
 from app.recommendations.models import CleanerRecommendation, JobRecommendation, Mode, RecommendationRequest
 from tests import factories as f
+from tests.support.auth import authenticate
 
 URL = "/api/v1/experiments/results/"
 pytestmark = pytest.mark.django_db
@@ -103,7 +104,7 @@ def test_it_rejects_an_unknown_metric() -> None:
 
 
 def test_it_serves_the_results_to_operators(api_client, textbook_rows) -> None:  # noqa: ANN001
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(f.operator())}")
+    authenticate(api_client, f.operator())
     resp = api_client.get(URL, {"days": 7})
     assert resp.status_code == 200, resp.content
     body = resp.json()
@@ -113,7 +114,7 @@ def test_it_serves_the_results_to_operators(api_client, textbook_rows) -> None: 
 
 
 def test_it_reads_an_explicit_window(api_client, textbook_rows) -> None:  # noqa: ANN001
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(f.operator())}")
+    authenticate(api_client, f.operator())
     now = timezone.now()
     resp = api_client.get(URL, {"since": (now - timedelta(days=120)).isoformat(),
                                 "until": (now - timedelta(days=60)).isoformat()})
@@ -129,7 +130,7 @@ def test_it_reads_an_explicit_window(api_client, textbook_rows) -> None:  # noqa
     ({"since": "2030-01-02T00:00:00Z", "until": "2030-01-01T00:00:00Z"}, "since"),
 ])
 def test_it_rejects_bad_parameters_naming_the_field(api_client, params: dict, field: str) -> None:
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(f.operator())}")
+    authenticate(api_client, f.operator())
     resp = api_client.get(URL, params)
     assert resp.status_code == 400, resp.content
     assert resp["Content-Type"] == "application/problem+json"
@@ -138,7 +139,7 @@ def test_it_rejects_bad_parameters_naming_the_field(api_client, params: dict, fi
 
 @pytest.mark.parametrize("role", [User.Role.CLIENT, User.Role.CLEANER])
 def test_it_forbids_clients_and_cleaners(api_client, role: str) -> None:
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(f.user(role))}")
+    authenticate(api_client, f.user(role))
     assert api_client.get(URL).status_code == 403
 
 

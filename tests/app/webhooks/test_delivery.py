@@ -23,6 +23,8 @@ from app.recommendations.results import request_payload
 from app.webhooks import services
 from app.webhooks.models import CallbackSecret, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from tests import factories as f
+from tests.support.auth import authenticate
+from tests.support.net import free_port
 from tests.support.webhooks import Reply
 
 pytestmark = pytest.mark.django_db
@@ -292,9 +294,7 @@ class TestAttempt:
         assert WebhookAttempt.objects.get(delivery=delivery).error == "timed out after 0.5 s"
 
     def test_it_records_a_connection_error(self, allow_local, django_capture_on_commit_callbacks, enqueued) -> None:  # noqa: ANN001
-        with socket.create_server(("127.0.0.1", 0)) as s:
-            closed_port = s.getsockname()[1]
-        url = f"http://127.0.0.1:{closed_port}/"
+        url = f"http://127.0.0.1:{free_port()}/"
         [delivery] = _deliveries(_finished_request(callback_url=url), django_capture_on_commit_callbacks)
 
         assert _attempt(delivery, django_capture_on_commit_callbacks) == "retrying"
@@ -323,7 +323,7 @@ class TestSendTimeSSRF:
         receiver = make_receiver(200)  # on 127.0.0.1: where the rebinding points
         user = f.user()
         fake_dns.table["hooks.example"] = ["93.184.216.34"]
-        api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(user)}")
+        authenticate(api_client, user)
         url = f"http://hooks.example:{receiver.port}/hook"
         assert api_client.post("/api/v1/webhook-endpoints/", {"url": url}, format="json").status_code == 201
         [delivery] = _deliveries(_finished_request(user), django_capture_on_commit_callbacks)

@@ -8,14 +8,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from app.webhooks.ssrf import UnsafeURL, url_check
 from tests import factories as f
-
-ROOT = Path(__file__).resolve().parents[3]
+from tests.support import ROOT
+from tests.support.auth import authenticate
 
 # (url, what the fake DNS answers for its host name, a phrase the refusal must contain)
 REFUSED = [
@@ -141,7 +140,7 @@ def test_it_allows_nothing_local_by_default() -> None:
 @pytest.mark.parametrize(("url", "answer", "reason"), REFUSED, ids=_ids(REFUSED))
 def test_it_refuses_unsafe_endpoint_urls_at_registration(api_client, fake_dns, url: str, answer, reason: str) -> None:  # noqa: ANN001
     _dns(fake_dns, url, answer)
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(f.user())}")
+    authenticate(api_client, f.user())
 
     resp = api_client.post("/api/v1/webhook-endpoints/", {"url": url}, format="json")
 
@@ -156,7 +155,7 @@ def test_it_refuses_unsafe_endpoint_urls_at_registration(api_client, fake_dns, u
 @pytest.mark.django_db
 def test_it_registers_a_public_endpoint(api_client, fake_dns) -> None:  # noqa: ANN001
     fake_dns.table["hooks.example.com"] = ["93.184.216.34"]
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(f.user())}")
+    authenticate(api_client, f.user())
     resp = api_client.post("/api/v1/webhook-endpoints/", {"url": "https://hooks.example.com/in"}, format="json")
     assert resp.status_code == 201, resp.content
 
@@ -166,7 +165,7 @@ def test_it_registers_a_public_endpoint(api_client, fake_dns) -> None:  # noqa: 
 def test_it_refuses_unsafe_callback_urls_on_recommendation_requests(api_client, fake_dns, url: str) -> None:  # noqa: ANN001
     fake_dns.table["internal.example"] = ["10.0.0.5"]
     job = f.job()
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(job.client.user)}")
+    authenticate(api_client, job.client.user)
 
     resp = api_client.post(f"/api/v1/jobs/{job.pk}/recommendations/", {"callback_url": url}, format="json")
 
@@ -180,7 +179,7 @@ def test_it_refuses_unsafe_callback_urls_on_recommendation_requests(api_client, 
 def test_it_refuses_unsafe_callback_urls_on_bid_suggestions(api_client, fake_dns) -> None:  # noqa: ANN001
     cleaner = f.cleaner()
     job = f.job()
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(cleaner.user)}")
+    authenticate(api_client, cleaner.user)
 
     resp = api_client.post(
         f"/api/v1/jobs/{job.pk}/bid-suggestions/", {"callback_url": "http://169.254.169.254/"}, format="json"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 from datetime import timedelta
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,11 +14,10 @@ from app.recommendations.cleaner_scores import cleaner_scores_refresh
 from app.recommendations.model_pointer import active_version_read, active_version_write
 from app.synthetic.generator import training_data_generate
 from tests import factories as f
+from tests.support import ROOT
 from workers.recommend.engine import NO_TORCH_WARNING, RecommendationEngine
 from workers.recommend.model_manager import ModelManager
 from workers.training.train import model_train
-
-ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

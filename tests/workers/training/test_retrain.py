@@ -9,7 +9,9 @@ from app.recommendations import registry
 from app.recommendations.model_pointer import ACTIVE_KEY, active_version_read
 from app.recommendations.models import ModelVersion
 from tests import factories as f
-from tests.support.training import add_review, train, wait_until
+from tests.support.auth import authenticate
+from tests.support.training import add_review, train
+from tests.support.waiting import wait_until
 from workers.celery import app
 from workers.training.retrain import model_retrain
 
@@ -112,7 +114,7 @@ def test_it_keeps_the_lock_above_the_task_hard_time_limit() -> None:
 
 
 def test_it_retrains_through_the_api_and_the_trainer_worker(marketplace, trainer, api_client) -> None:
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(f.operator())}")
+    authenticate(api_client, f.operator())
 
     first = api_client.post("/api/v1/models/retrain/", {}, format="json")
     second = api_client.post("/api/v1/models/retrain/", {}, format="json")
@@ -138,7 +140,7 @@ def test_it_retrains_through_the_api_and_the_trainer_worker(marketplace, trainer
 
 @pytest.mark.parametrize("role", ["client", "cleaner"])
 def test_it_lets_only_operators_retrain(api_client, role) -> None:
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(f.user(role))}")
+    authenticate(api_client, f.user(role))
     resp = api_client.post("/api/v1/models/retrain/", {}, format="json")
     assert resp.status_code == 403
     assert resp["Content-Type"] == "application/problem+json"

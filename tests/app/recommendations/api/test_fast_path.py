@@ -16,6 +16,7 @@ from app.common.redis_client import client as redis_client
 from app.recommendations.api import fast
 from app.recommendations.cache import cache_lookup, cache_put
 from tests import factories as f
+from tests.support.auth import authenticate
 
 pytestmark = pytest.mark.django_db
 
@@ -64,12 +65,11 @@ def _same(fast_answer, full_answer) -> None:  # noqa: ANN001
 
 def _as_owner(api_client, job) -> str:  # noqa: ANN001
     """Authenticate as the job's owner, as a client that asked before: the fast path knows the token."""
-    key = f.token(job.client.user)
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    authenticate(api_client, job.client.user)
     # The first request finds the token in the database, the second teaches this process its user.
     for _ in range(2):
         assert _post(api_client, f"/api/v1/jobs/{job.pk}/recommendations/", b'{"limit": 10}').status_code == 200
-    return key
+    return f.token(job.client.user)
 
 
 @pytest.fixture
@@ -183,7 +183,7 @@ def test_a_wrong_guess_of_the_tokens_user_reads_nothing_of_that_user(api_client,
     other = f.operator()
     _seed(other.pk, asked.pk)  # the operator asked the same question: an answer under the operator's id
     key = f.token(owner)
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    authenticate(api_client, owner)
     url = f"/api/v1/jobs/{asked.pk}/recommendations/"
     _post(api_client, url, b'{"limit": 3}')  # the owner's record is now in the authentication cache
     fast._token_users[throttle_ident(key)] = other.pk
@@ -203,7 +203,7 @@ def test_a_wrong_guess_of_the_tokens_user_reads_nothing_of_that_user(api_client,
 def test_a_miss_is_counted_once_and_looked_up_once(api_client, monkeypatch) -> None:
     job = f.job()
     key = f.token(job.client.user)
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    authenticate(api_client, job.client.user)
     url = f"/api/v1/jobs/{job.pk}/recommendations/"
     # The first request finds the token in the database, the second teaches this process its user.
     assert [_post(api_client, url, b'{"limit": 10}').status_code for _ in range(2)] == [202, 202]
@@ -224,7 +224,7 @@ def test_it_leaves_everyone_but_the_owner_to_the_view(api_client, asked, monkeyp
     user = {"operator": f.operator, "cleaner": lambda: f.cleaner().user, "another client": lambda: f.client().user}[who]()
     if who != "another client":  # only they could have an answer cached under their id
         _seed(user.pk, asked.pk)
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(user)}")
+    authenticate(api_client, user)
     url = f"/api/v1/jobs/{asked.pk}/recommendations/"
     _post(api_client, url, b'{"limit": 3}')  # the token's user is in the authentication cache
 
@@ -250,7 +250,7 @@ def test_it_leaves_an_inactive_users_record_to_the_view(api_client, asked) -> No
     record = {"id": asked.client.user_id, "username": "x", "role": "client", "is_staff": False,
               "is_superuser": False, "is_active": False}
     redis_client().set(auth_cache_key(key), json.dumps(record), ex=60)  # as if written behind the ORM's back
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    authenticate(api_client, asked.client.user)
 
     answer = _post(api_client, f"/api/v1/jobs/{asked.pk}/recommendations/", b'{"limit": 10}')
 
@@ -258,7 +258,7 @@ def test_it_leaves_an_inactive_users_record_to_the_view(api_client, asked) -> No
 
 
 def test_it_leaves_everything_to_the_view_when_redis_is_unreachable(api_client, asked, redis_unreachable) -> None:  # noqa: ANN001, ARG001
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(asked.client.user)}")
+    authenticate(api_client, asked.client.user)
 
     answer = _post(api_client, f"/api/v1/jobs/{asked.pk}/recommendations/", b'{"limit": 10}')
 
@@ -280,7 +280,7 @@ def test_an_operator_is_answered_by_the_view_under_the_subjects_variant(api_clie
     found = cache_lookup(kind="jobs_for_cleaner", user_id=operator.pk, job_id=None, cleaner_id=cleaner.pk, limit=10,
                          mode=experiment_assign_for_user(user_id=operator.pk).cache_mode)
     cache_put(found.token, ANSWER)
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(operator)}")
+    authenticate(api_client, operator)
     url = f"/api/v1/cleaners/{cleaner.pk}/recommendations/"
     for _ in range(2):
         _post(api_client, url, b'{"limit": 3}')  # the token is now cached and its user known

@@ -12,7 +12,9 @@ from django.utils import timezone
 from app.recommendations import feedback as service
 from app.recommendations.models import RecommendationFeedback
 from tests import factories as f
+from tests.support.auth import authenticate
 from tests.support.feedback import URL, cleaner_recommendation, event, job_recommendation, post
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -141,14 +143,14 @@ class TestFeedbackValidation:
 
     @pytest.mark.parametrize("body", [{}, {"events": []}, {"events": {"a": 1}}, {"events": "x"}])
     def test_it_rejects_a_body_without_a_list_of_events(self, api_client, rec, body) -> None:
-        api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(rec.job.client.user)}")
+        authenticate(api_client, rec.job.client.user)
         resp = api_client.post(URL, body, format="json")
 
         assert resp.status_code == 400
         assert resp.json()["errors"][0]["field"] == "events"
 
     def test_it_rejects_malformed_json(self, api_client, rec) -> None:
-        api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(rec.job.client.user)}")
+        authenticate(api_client, rec.job.client.user)
         resp = api_client.post(URL, "{not json", content_type="application/json")
 
         assert resp.status_code == 400
@@ -294,10 +296,8 @@ class TestFeedbackAccepted:
     ) -> None:
         from celery import Celery
 
-        from scripts.embedded import _free_port
-
         # A real broker connection failure, from kombu, to a port where nothing listens.
-        monkeypatch.setattr("workers.celery.app", Celery("down", broker=f"redis://127.0.0.1:{_free_port()}/0"))
+        monkeypatch.setattr("workers.celery.app", Celery("down", broker=f"redis://127.0.0.1:{free_port()}/0"))
 
         with django_capture_on_commit_callbacks(execute=True):
             resp = post(api_client, rec.job.client.user, [event(rec), event(rec)])

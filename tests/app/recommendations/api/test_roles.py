@@ -13,6 +13,7 @@ import pytest
 
 from app.recommendations.models import RecommendationRequest
 from tests import factories as f
+from tests.support.auth import authenticate
 
 pytestmark = pytest.mark.django_db
 
@@ -29,10 +30,6 @@ def world():  # noqa: ANN201
     }
 
 
-def _as(api_client, user) -> None:  # noqa: ANN001
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(user)}")
-
-
 @pytest.mark.parametrize(
     ("who", "target", "expected"),
     [
@@ -42,7 +39,7 @@ def _as(api_client, user) -> None:  # noqa: ANN001
 )
 def test_it_lets_only_the_owner_or_an_operator_ask_for_cleaners(api_client, world, who, target, expected) -> None:
     user = world["cleaner"].user if who == "cleaner" else world[who]
-    _as(api_client, user)
+    authenticate(api_client, user)
     resp = api_client.post(f"/api/v1/jobs/{world[target].pk}/recommendations/", {}, format="json")
     assert resp.status_code == expected, resp.content
     if expected == 404:
@@ -57,31 +54,31 @@ def test_it_lets_only_the_owner_or_an_operator_ask_for_cleaners(api_client, worl
 )
 def test_it_lets_a_cleaner_ask_only_for_their_own_jobs(api_client, world, who, target, expected) -> None:
     user = world["cleaner"].user if who == "cleaner" else world[who]
-    _as(api_client, user)
+    authenticate(api_client, user)
     resp = api_client.post(f"/api/v1/cleaners/{world[target].pk}/recommendations/", {"limit": 3}, format="json")
     assert resp.status_code == expected, resp.content
 
 
 def test_it_suggests_bids_only_to_cleaners_and_operators(api_client, world) -> None:
     url = f"/api/v1/jobs/{world['job'].pk}/bid-suggestions/"
-    _as(api_client, world["client"])
+    authenticate(api_client, world["client"])
     assert api_client.post(url, {}, format="json").status_code == 403
-    _as(api_client, world["cleaner"].user)
+    authenticate(api_client, world["cleaner"].user)
     assert api_client.post(url, {}, format="json").status_code == 202
     assert api_client.post(url, {"cleaner_id": world["other_cleaner"].pk}, format="json").status_code == 404
-    _as(api_client, world["operator"])
+    authenticate(api_client, world["operator"])
     resp = api_client.post(url, {}, format="json")
     assert resp.status_code == 400 and resp.json()["errors"][0]["field"] == "cleaner_id"
     assert api_client.post(url, {"cleaner_id": world["cleaner"].pk}, format="json").status_code == 202
 
 
 def test_it_shows_a_request_to_its_owner_and_operators_only(api_client, world) -> None:
-    _as(api_client, world["client"])
+    authenticate(api_client, world["client"])
     url = api_client.post(f"/api/v1/jobs/{world['job'].pk}/recommendations/", {}, format="json").json()["status_url"]
     assert api_client.get(url).json()["status"] == "queued"
-    _as(api_client, world["cleaner"].user)
+    authenticate(api_client, world["cleaner"].user)
     assert api_client.get(url).status_code == 404
-    _as(api_client, world["operator"])
+    authenticate(api_client, world["operator"])
     assert api_client.get(url).status_code == 200
     assert api_client.get(f"/api/v1/recommendation-requests/{uuid.uuid4()}/").status_code == 404
 
@@ -92,7 +89,7 @@ def test_it_shows_a_request_to_its_owner_and_operators_only(api_client, world) -
      ({"callback_url": "http://127.0.0.1/hook"}, "callback_url"), ({"callback_url": "ftp://x.example/"}, "callback_url")],
 )
 def test_it_names_the_offending_field(api_client, world, body, field) -> None:
-    _as(api_client, world["client"])
+    authenticate(api_client, world["client"])
     resp = api_client.post(f"/api/v1/jobs/{world['job'].pk}/recommendations/", body, format="json")
     assert resp.status_code == 400
     problem = resp.json()
@@ -102,14 +99,14 @@ def test_it_names_the_offending_field(api_client, world, body, field) -> None:
 
 @pytest.mark.parametrize("query", ["wait=31", "wait=-1", "wait=soon"])
 def test_it_refuses_a_bad_wait(api_client, world, query) -> None:
-    _as(api_client, world["client"])
+    authenticate(api_client, world["client"])
     url = api_client.post(f"/api/v1/jobs/{world['job'].pk}/recommendations/", {}, format="json").json()["status_url"]
     resp = api_client.get(f"{url}?{query}")
     assert resp.status_code == 400 and resp.json()["errors"][0]["field"] == "wait"
 
 
 def test_it_answers_malformed_json_with_a_problem(api_client, world) -> None:
-    _as(api_client, world["client"])
+    authenticate(api_client, world["client"])
     resp = api_client.post(f"/api/v1/jobs/{world['job'].pk}/recommendations/", "{not json", content_type="application/json")
     assert resp.status_code == 400 and resp["Content-Type"] == "application/problem+json"
 
@@ -122,7 +119,7 @@ def test_it_answers_503_when_the_queue_is_down(api_client, world, monkeypatch) -
         raise ConnectionError("broker down")
 
     monkeypatch.setattr(services, "_enqueue", broken)
-    _as(api_client, world["client"])
+    authenticate(api_client, world["client"])
     resp = api_client.post(f"/api/v1/jobs/{world['job'].pk}/recommendations/", {}, format="json")
     assert resp.status_code == 503 and resp.json()["status"] == 503
     assert RecommendationRequest.objects.get().status == "failed"

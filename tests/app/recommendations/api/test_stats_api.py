@@ -12,6 +12,7 @@ from django.utils import timezone
 from app.accounts.models import User
 from app.recommendations.models import CleanerRecommendation, JobRecommendation, Mode
 from tests import factories as f
+from tests.support.auth import authenticate
 
 URL = "/api/v1/recommendations/stats/"
 pytestmark = pytest.mark.django_db
@@ -60,7 +61,7 @@ def marketplace_rows() -> dict:
 
 def _get(api_client, user: User | None, **params):  # noqa: ANN201, ANN001
     if user is not None:
-        api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(user)}")
+        authenticate(api_client, user)
     return api_client.get(URL, params)
 
 
@@ -119,7 +120,7 @@ def test_it_answers_nulls_on_an_empty_window(api_client) -> None:
 
 def test_it_aggregates_in_one_query_per_breakdown(api_client, marketplace_rows) -> None:
     operator = f.operator()
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(operator)}")
+    authenticate(api_client, operator)
     with CaptureQueriesContext(connection) as queries:
         assert api_client.get(URL).status_code == 200
     tables = (JobRecommendation._meta.db_table, CleanerRecommendation._meta.db_table)
