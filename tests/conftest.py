@@ -37,10 +37,10 @@ def _no_stale_authentication() -> None:
         if keys:
             client().delete(*keys)
         fast._token_users.clear()
-    except Exception:  # noqa: BLE001 - tests without Django or Redis
+    except Exception:
         pass
 
 
 @pytest.fixture(autouse=True)
-def _isolated_models_dir(settings, models_dir: Path) -> None:  # noqa: ANN001
+def _isolated_models_dir(settings, models_dir: Path) -> None:
     settings.RECOMMENDATION_MODELS_DIR = models_dir

@@ -42,8 +42,10 @@ def _imports(path: Path) -> set[str]:
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             # `from a.b import c` imports a.b.c when c is a module, else a name of a.b.
-            names = [f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in MODULES else node.module
-                     for alias in node.names]
+            names = [
+                f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in MODULES else node.module
+                for alias in node.names
+            ]
         else:
             continue
         found.update(n for n in names if n.split(".")[0] in PACKAGES and n in MODULES)
@@ -74,10 +76,16 @@ def test_the_ml_layer_knows_nothing_of_django_or_the_rest_of_the_worker() -> Non
         if not name.startswith("workers.ml"):
             continue
         tree = ast.parse(path.read_text())
-        roots = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
-        roots |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+        roots = {
+            alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+        }
+        roots |= {
+            node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+        }
         bad = sorted(roots & {"django", "rest_framework", "celery", "app", "config"})
-        bad += sorted(d for d in GRAPH[name] if not d.startswith("workers.ml") and d not in {"workers", "workers.names"})
+        bad += sorted(
+            d for d in GRAPH[name] if not d.startswith("workers.ml") and d not in {"workers", "workers.names"}
+        )
         if bad:
             offenders[name] = bad
     assert not offenders, f"workers/ml must stay pure numpy/torch: {offenders}"

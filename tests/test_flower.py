@@ -42,9 +42,12 @@ def test_it_pins_a_flower_without_the_csrf_flaw() -> None:
 def test_it_starts_flower_with_required_basic_auth_on_loopback(compose: str) -> None:
     flower = yaml.safe_load((ROOT / compose).read_text())["services"]["flower"]
     assert flower["command"] == ["scripts/start-flower.sh"]
-    assert re.fullmatch(r"\$\{FLOWER_BASIC_AUTH:\?[^}]+\}", flower["environment"]["FLOWER_BASIC_AUTH"]), \
+    assert re.fullmatch(r"\$\{FLOWER_BASIC_AUTH:\?[^}]+\}", flower["environment"]["FLOWER_BASIC_AUTH"]), (
         "compose must refuse to start without FLOWER_BASIC_AUTH"
-    assert all(str(port).startswith("127.0.0.1:") for port in flower.get("ports", [])), "publish Flower on loopback only"
+    )
+    assert all(str(port).startswith("127.0.0.1:") for port in flower.get("ports", [])), (
+        "publish Flower on loopback only"
+    )
 
 
 def test_its_start_script_refuses_to_run_without_basic_auth(tmp_path: Path) -> None:
@@ -69,9 +72,18 @@ def test_make_run_starts_flower_with_basic_auth_on_loopback(tmp_path: Path, monk
     started: dict[str, tuple[list[str], dict]] = {}
 
     class FakePopen:
-        def __init__(self, cmd: list[str], env: dict, **kwargs) -> None:  # noqa: ANN003
-            name = "flower" if "flower" in cmd else "web" if any("gunicorn" in c for c in cmd) else \
-                "beat" if "beat" in cmd else "trainer" if "-Q" in cmd and cmd[cmd.index("-Q") + 1] == "training" else "worker"
+        def __init__(self, cmd: list[str], env: dict, **kwargs) -> None:
+            name = (
+                "flower"
+                if "flower" in cmd
+                else "web"
+                if any("gunicorn" in c for c in cmd)
+                else "beat"
+                if "beat" in cmd
+                else "trainer"
+                if "-Q" in cmd and cmd[cmd.index("-Q") + 1] == "training"
+                else "worker"
+            )
             started[name] = (cmd, env)
             self.stdout, self.pid = io.BytesIO(b""), 0
 
@@ -102,8 +114,11 @@ SECRET_NAMES = re.compile(r"secret|password|token|key|auth|credential|url|email|
 
 
 def _allowed(name: str, annotation: object) -> bool:
-    args = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, __import__("types").UnionType) \
+    args = (
+        typing.get_args(annotation)
+        if typing.get_origin(annotation) in (typing.Union, __import__("types").UnionType)
         else (annotation,)
+    )
     for arg in args:
         if arg in NUMERIC:
             continue
@@ -139,14 +154,30 @@ def test_every_task_takes_ids_and_numbers_only() -> None:
 
 
 @pytest.mark.slow
-def test_flower_refuses_requests_without_the_password(settings) -> None:  # noqa: ANN001
+def test_flower_refuses_requests_without_the_password(settings) -> None:
     port = free_port()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "REDIS_URL": settings.REDIS_URL,
-           "FLOWER_BASIC_AUTH": "ops:s3cret-pw"}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "REDIS_URL": settings.REDIS_URL,
+        "FLOWER_BASIC_AUTH": "ops:s3cret-pw",
+    }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "workers.celery", "flower", f"--port={port}", "--address=127.0.0.1",
-         f"--basic-auth={env['FLOWER_BASIC_AUTH']}"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "workers.celery",
+            "flower",
+            f"--port={port}",
+            "--address=127.0.0.1",
+            f"--basic-auth={env['FLOWER_BASIC_AUTH']}",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}/api/workers"
     try:
@@ -164,11 +195,15 @@ def test_flower_refuses_requests_without_the_password(settings) -> None:  # noqa
                 continue
             break
         assert status == 401, "Flower answered without credentials"
-        wrong = urllib.request.Request(url, headers={"Authorization": "Basic " + base64.b64encode(b"ops:nope").decode()})
+        wrong = urllib.request.Request(
+            url, headers={"Authorization": "Basic " + base64.b64encode(b"ops:nope").decode()}
+        )
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(wrong, timeout=5)
         assert refused.value.code == 401
-        right = urllib.request.Request(url, headers={"Authorization": "Basic " + base64.b64encode(b"ops:s3cret-pw").decode()})
+        right = urllib.request.Request(
+            url, headers={"Authorization": "Basic " + base64.b64encode(b"ops:s3cret-pw").decode()}
+        )
         assert urllib.request.urlopen(right, timeout=10).status == 200
     finally:
         proc.terminate()

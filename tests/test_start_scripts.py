@@ -23,8 +23,13 @@ def _run(tmp_path: Path, **env: str) -> list[str]:
         (bin_dir / program).write_text(STUB)
         (bin_dir / program).chmod(0o755)
     out = tmp_path / "out"
-    result = subprocess.run([str(ROOT / "scripts" / "start-web.sh")], capture_output=True, text=True, timeout=30,
-                            env={"PATH": f"{bin_dir}:/usr/bin:/bin", "OUT": str(out), **env})
+    result = subprocess.run(
+        [str(ROOT / "scripts" / "start-web.sh")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin", "OUT": str(out), **env},
+    )
     assert result.returncode == 0, result.stderr
     return out.read_text().splitlines()
 

@@ -28,14 +28,20 @@ print("WORKER=" + ",".join(sorted(m for m in sys.modules if m == "workers" or m.
 
 def test_it_serves_the_web_without_importing_torch() -> None:
     out = subprocess.run(
-        [sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", PROBE],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"},
     )
     assert out.returncode == 0, out.stderr
     line = [x for x in out.stdout.splitlines() if x.startswith("HEAVY=")][0]
     assert line == "HEAVY=", f"the web side imported {line[6:]}: keep torch and workers.ml out of app/ imports"
     loaded = set([x for x in out.stdout.splitlines() if x.startswith("WORKER=")][0][7:].split(","))
-    assert loaded <= WEB_LOADS_FROM_WORKERS, f"a web process loaded worker modules {sorted(loaded - WEB_LOADS_FROM_WORKERS)}"
+    assert loaded <= WEB_LOADS_FROM_WORKERS, (
+        f"a web process loaded worker modules {sorted(loaded - WEB_LOADS_FROM_WORKERS)}"
+    )
 
 
 # The Celery app, its transport, the shared names and the app registering the worker's commands.
@@ -43,7 +49,9 @@ WEB_LOADS_FROM_WORKERS = {"workers", "workers.apps", "workers.broker", "workers.
 
 
 def test_the_web_image_ships_no_model_code() -> None:
-    copies = [line.split()[1] for line in (ROOT / "Dockerfile.web").read_text().splitlines() if line.startswith("COPY ")]
+    copies = [
+        line.split()[1] for line in (ROOT / "Dockerfile.web").read_text().splitlines() if line.startswith("COPY ")
+    ]
     worker_parts = [c for c in copies if c.startswith("workers")]
     assert worker_parts, "the web image runs the webhooks worker: it needs the Celery app and the tasks"
     assert "workers/" not in worker_parts, "copy the parts of workers/ the web image runs, not all of it"
@@ -58,7 +66,11 @@ def test_the_wsgi_module_loads_the_views_and_freezes_them_out_of_the_collectors_
         "print('FROZEN=' + str(gc.get_freeze_count()))\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"},
     )
     assert out.returncode == 0, out.stderr

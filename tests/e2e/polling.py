@@ -22,5 +22,8 @@ def finished(api_client: APIClient, url: str, timeout: float = 20) -> dict:
 
 def rows_stored(request_id: str, timeout: float = 10) -> None:
     """Wait until the worker has written the request's rows (it answers the client first)."""
-    wait_until(lambda: RecommendationRequest.objects.get(pk=request_id).status in DONE, timeout,
-               what=f"the rows of request {request_id} written")
+    wait_until(
+        lambda: RecommendationRequest.objects.get(pk=request_id).status in DONE,
+        timeout,
+        what=f"the rows of request {request_id} written",
+    )

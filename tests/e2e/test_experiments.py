@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
 
 @pytest.fixture
-def ab(settings):  # noqa: ANN001, ANN201
+def ab(settings):
     settings.RECOMMENDATION_AB_TEST_ENABLED = True
     settings.RECOMMENDATION_AB_TEST_SPLIT = 0.5
     settings.RECOMMENDATION_AB_TEST_NAME = f"e2e-{uuid.uuid4().hex[:8]}"  # fresh buckets every run
@@ -30,12 +30,13 @@ def ab(settings):  # noqa: ANN001, ANN201
     return settings
 
 
-def _variant(settings, user_id: int) -> str:  # noqa: ANN001
-    return variant_for(experiment=settings.RECOMMENDATION_AB_TEST_NAME, user_id=user_id,
-                       split=settings.RECOMMENDATION_AB_TEST_SPLIT)
+def _variant(settings, user_id: int) -> str:
+    return variant_for(
+        experiment=settings.RECOMMENDATION_AB_TEST_NAME, user_id=user_id, split=settings.RECOMMENDATION_AB_TEST_SPLIT
+    )
 
 
-def _job_of_client_in(settings, variant: str):  # noqa: ANN001, ANN202
+def _job_of_client_in(settings, variant: str):
     for _ in range(50):
         job = f.job()
         if _variant(settings, job.client.user_id) == variant:
@@ -43,7 +44,7 @@ def _job_of_client_in(settings, variant: str):  # noqa: ANN001, ANN202
     raise AssertionError(f"no client in variant {variant} among 50")
 
 
-def _done(api_client, resp, timeout: float = 20) -> RecommendationRequest:  # noqa: ANN001
+def _done(api_client, resp, timeout: float = 20) -> RecommendationRequest:
     """Wait for the request behind a 202 until its rows are stored."""
     assert resp.status_code == 202, resp.content
     deadline = time.monotonic() + timeout
@@ -56,7 +57,7 @@ def _done(api_client, resp, timeout: float = 20) -> RecommendationRequest:  # no
         time.sleep(0.02)
 
 
-def _ask_cleaners(api_client, job, body: dict | None = None):  # noqa: ANN001, ANN202
+def _ask_cleaners(api_client, job, body: dict | None = None):
     authenticate(api_client, job.client.user)
     return api_client.post(f"/api/v1/jobs/{job.pk}/recommendations/", body or {}, format="json")
 
@@ -118,7 +119,7 @@ def test_it_never_serves_one_variants_cached_answer_to_another(celery_worker, ap
 
 
 @pytest.mark.slow
-def test_it_serves_a_pinned_model_version_to_its_variant(celery_worker, api_client, ab, models_dir) -> None:  # noqa: ANN001
+def test_it_serves_a_pinned_model_version_to_its_variant(celery_worker, api_client, ab, models_dir) -> None:
     from app.marketplace.models import CleaningJob
     from app.recommendations.cleaner_scores import cleaner_scores_refresh
     from app.recommendations.model_pointer import ACTIVE_POINTER

@@ -74,7 +74,10 @@ def test_it_applies_every_event_exactly_once_across_a_killed_worker(
     try:
         # The killed worker's message is stuck unacknowledged (for the visibility timeout); the
         # sweeper is what brings the rest back.
-        assert worker_feedback.feedback_sweep(older_than=timedelta(0), queue=private_queue) == VIEWS + HIRES - applied_before
+        assert (
+            worker_feedback.feedback_sweep(older_than=timedelta(0), queue=private_queue)
+            == VIEWS + HIRES - applied_before
+        )
         wait_until(lambda: _applied() == VIEWS + HIRES, what="every event applied")
         assert worker_feedback.feedback_sweep(older_than=timedelta(0), queue=private_queue) == 0
     finally:

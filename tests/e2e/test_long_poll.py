@@ -26,7 +26,9 @@ def test_one_long_poll_returns_the_finished_request(celery_worker, api_client) -
     job = f.job()
     f.cleaner(home_lat=job.property.lat, home_lng=job.property.lng)
     authenticate(api_client, job.client.user)
-    status_url = api_client.post(f"/api/v1/jobs/{job.pk}/recommendations/", {"limit": 3}, format="json").json()["status_url"]
+    status_url = api_client.post(f"/api/v1/jobs/{job.pk}/recommendations/", {"limit": 3}, format="json").json()[
+        "status_url"
+    ]
 
     started = time.monotonic()
     resp = api_client.get(status_url, {"wait": 20})
@@ -92,7 +94,7 @@ def test_a_wait_after_the_connection_broke_opens_a_new_one() -> None:
 
 
 @pytest.mark.django_db
-def test_a_long_poll_while_redis_is_unreachable_is_a_503_problem(api_client, redis_unreachable) -> None:  # noqa: ARG001
+def test_a_long_poll_while_redis_is_unreachable_is_a_503_problem(api_client, redis_unreachable) -> None:
     job = f.job()
     req = RecommendationRequest.objects.create(kind=CLEANERS, requested_by=job.client.user, job=job)
     authenticate(api_client, job.client.user)

@@ -31,7 +31,10 @@ def test_it_ranks_cleaners_for_a_job_through_the_worker(celery_worker, api_clien
     assert set(first["components"]) >= {"quality", "distance", "specialty", "price_fit"}
     rows_stored(body["id"])
     rows = CleanerRecommendation.objects.filter(request_id=body["id"]).order_by("rank")
-    assert [(r.cleaner_id, r.rank, r.mode) for r in rows] == [(near_specialist.pk, 1, "rule_based"), (far.pk, 2, "rule_based")]
+    assert [(r.cleaner_id, r.rank, r.mode) for r in rows] == [
+        (near_specialist.pk, 1, "rule_based"),
+        (far.pk, 2, "rule_based"),
+    ]
 
 
 def test_it_hides_other_clients_jobs_and_requests(celery_worker, api_client) -> None:

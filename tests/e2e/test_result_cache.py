@@ -13,7 +13,7 @@ from tests.support.auth import authenticate
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
 
-def _ask(api_client, url: str, body: dict | None = None):  # noqa: ANN202
+def _ask(api_client, url: str, body: dict | None = None):
     return api_client.post(url, body or {"limit": 3}, format="json")
 
 
@@ -99,8 +99,10 @@ def test_it_answers_the_owner_from_the_cache_without_touching_the_database(
     assert _ask(api_client, url).status_code == 404
 
 
-def _job_queries(queries) -> list[str]:  # noqa: ANN001
-    return [q["sql"] for q in queries if "marketplace_cleaningjob" in q["sql"] or "marketplace_clientprofile" in q["sql"]]
+def _job_queries(queries) -> list[str]:
+    return [
+        q["sql"] for q in queries if "marketplace_cleaningjob" in q["sql"] or "marketplace_clientprofile" in q["sql"]
+    ]
 
 
 def test_it_skips_the_ownership_query_for_an_owner_asking_again_after_a_change(celery_worker, api_client) -> None:
@@ -199,7 +201,7 @@ def test_an_owner_record_written_across_an_ownership_change_is_not_trusted() -> 
     job = f.job()
     user = job.client.user
 
-    def lookup():  # noqa: ANN202
+    def lookup():
         return cache_lookup(kind="cleaners_for_job", user_id=user.pk, job_id=job.pk, cleaner_id=None, limit=3, mode="")
 
     before_the_check = lookup()

@@ -27,14 +27,16 @@ def _settled(deliveries: int, timeout: float = 20) -> list[WebhookDelivery]:
     raise AssertionError(f"deliveries not settled in {timeout}s: {list(WebhookDelivery.objects.values())}")
 
 
-def _client_with_job(api_client):  # noqa: ANN001, ANN202
+def _client_with_job(api_client):
     job = f.job()
     f.cleaner(home_lat=job.property.lat, home_lng=job.property.lng)
     authenticate(api_client, job.client.user)
     return job, api_client
 
 
-def test_it_delivers_a_finished_request_to_its_callback_url(celery_worker, api_client, allow_local, make_receiver) -> None:  # noqa: ANN001
+def test_it_delivers_a_finished_request_to_its_callback_url(
+    celery_worker, api_client, allow_local, make_receiver
+) -> None:
     job, client = _client_with_job(api_client)
     secret = client.get("/api/v1/webhook-callback-secret/").json()["secret"]
     receiver = make_receiver(200, secret=secret)
@@ -56,7 +58,7 @@ def test_it_delivers_a_finished_request_to_its_callback_url(celery_worker, api_c
     print(f"POST to signed callback received: {latency_ms:.0f} ms")
 
 
-def test_it_delivers_to_registered_endpoints_too(celery_worker, api_client, allow_local, make_receiver) -> None:  # noqa: ANN001
+def test_it_delivers_to_registered_endpoints_too(celery_worker, api_client, allow_local, make_receiver) -> None:
     job, client = _client_with_job(api_client)
     callback = make_receiver(200, secret=client.get("/api/v1/webhook-callback-secret/").json()["secret"])
     endpoint = make_receiver(200)
@@ -73,7 +75,7 @@ def test_it_delivers_to_registered_endpoints_too(celery_worker, api_client, allo
     assert strangers.requests == []
 
 
-def test_it_retries_until_the_receiver_answers_2xx(celery_worker, api_client, allow_local, make_receiver) -> None:  # noqa: ANN001
+def test_it_retries_until_the_receiver_answers_2xx(celery_worker, api_client, allow_local, make_receiver) -> None:
     job, client = _client_with_job(api_client)
     receiver = make_receiver(500, 502, 200, secret=client.get("/api/v1/webhook-callback-secret/").json()["secret"])
 
@@ -81,12 +83,16 @@ def test_it_retries_until_the_receiver_answers_2xx(celery_worker, api_client, al
 
     [delivery] = _settled(1)
     assert (delivery.status, delivery.attempts) == ("delivered", 3)
-    assert list(WebhookAttempt.objects.filter(delivery=delivery).values_list("status_code", flat=True)) == [500, 502, 200]
+    assert list(WebhookAttempt.objects.filter(delivery=delivery).values_list("status_code", flat=True)) == [
+        500,
+        502,
+        200,
+    ]
     assert [r.headers["webhook-id"] for r in receiver.requests] == [delivery.msg_id] * 3
     assert all(r.verified for r in receiver.requests)
 
 
-def test_it_disables_an_endpoint_that_answers_410(celery_worker, api_client, allow_local, make_receiver) -> None:  # noqa: ANN001
+def test_it_disables_an_endpoint_that_answers_410(celery_worker, api_client, allow_local, make_receiver) -> None:
     job, client = _client_with_job(api_client)
     gone = make_receiver(410)
     endpoint_id = client.post("/api/v1/webhook-endpoints/", {"url": gone.url}, format="json").json()["id"]

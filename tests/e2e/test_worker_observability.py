@@ -28,8 +28,12 @@ class MetricsWorker(WorkerProcess):
     """A worker on a queue of its own (plus `webhooks`), serving metrics, logging JSON lines."""
 
     def __init__(self, env: dict[str, str], port: int) -> None:
-        super().__init__({**env, "WORKER_METRICS_PORT": str(port), "WORKER_METRICS_ADDR": "127.0.0.1",
-                          "LOG_FORMAT": "json"}, f"{QUEUE},webhooks", ping_queue=QUEUE, name="metrics")
+        super().__init__(
+            {**env, "WORKER_METRICS_PORT": str(port), "WORKER_METRICS_ADDR": "127.0.0.1", "LOG_FORMAT": "json"},
+            f"{QUEUE},webhooks",
+            ping_queue=QUEUE,
+            name="metrics",
+        )
         self.port = port
 
     def start(self) -> None:
@@ -49,7 +53,7 @@ class MetricsWorker(WorkerProcess):
 
 
 @pytest.fixture(scope="module")
-def metrics_worker(worker_env: dict[str, str]):  # noqa: ANN201
+def metrics_worker(worker_env: dict[str, str]):
     worker = MetricsWorker(worker_env, free_port())
     worker.start()
     yield worker
@@ -78,7 +82,7 @@ def _settled(worker: MetricsWorker, family: str, sample: str, expected: float | 
 
 
 @pytest.mark.django_db
-def test_it_serves_the_task_durations_its_children_recorded(metrics_worker) -> None:  # noqa: ANN001
+def test_it_serves_the_task_durations_its_children_recorded(metrics_worker) -> None:
     from workers.celery import app
 
     labels = {"task": names.PING, "queue": QUEUE}
@@ -108,13 +112,13 @@ def _multiproc_dir(worker: MetricsWorker) -> str:
 
 
 @pytest.mark.django_db
-def test_it_counts_failures_per_task_and_queue(metrics_worker) -> None:  # noqa: ANN001
+def test_it_counts_failures_per_task_and_queue(metrics_worker) -> None:
     from workers.celery import app
 
     labels = {"task": names.WEBHOOK_DELIVER, "queue": QUEUE}
     failures_of = ("recsvc_task_failures", "recsvc_task_failures_total")
     before = _settled(metrics_worker, *failures_of, **labels)
-    with pytest.raises(ValueError):  # noqa: PT011 - the task's own error, raised again here
+    with pytest.raises(ValueError):
         app.send_task(names.WEBHOOK_DELIVER, args=["not-an-id"], queue=QUEUE).get(timeout=10)
     assert _settled(metrics_worker, *failures_of, expected=before + 1, **labels) == before + 1
     families = metrics_worker.scrape()
@@ -122,8 +126,9 @@ def test_it_counts_failures_per_task_and_queue(metrics_worker) -> None:  # noqa:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_it_ties_the_web_request_its_task_and_its_webhook_with_one_id(metrics_worker, api_client, settings,
-                                                                        monkeypatch) -> None:  # noqa: ANN001
+def test_it_ties_the_web_request_its_task_and_its_webhook_with_one_id(
+    metrics_worker, api_client, settings, monkeypatch
+) -> None:
     from workers.celery import app
 
     settings.WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]
@@ -139,8 +144,12 @@ def test_it_ties_the_web_request_its_task_and_its_webhook_with_one_id(metrics_wo
     receiver = Receiver(200, secret=secret)
     rid = "abc123"  # the log file is this run's own: no other line carries it
     try:
-        response = api_client.post(f"/api/v1/jobs/{job.pk}/recommendations/", {"callback_url": receiver.url},
-                                   format="json", HTTP_X_REQUEST_ID=rid)
+        response = api_client.post(
+            f"/api/v1/jobs/{job.pk}/recommendations/",
+            {"callback_url": receiver.url},
+            format="json",
+            HTTP_X_REQUEST_ID=rid,
+        )
         assert response.status_code == 202, response.content
         assert response["X-Request-ID"] == rid
         [webhook] = receiver.wait_for(1)

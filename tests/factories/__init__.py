@@ -41,10 +41,17 @@ def client() -> ClientProfile:
 
 def cleaner(**kwargs) -> CleanerProfile:
     defaults = {
-        "home_lat": CITY[0], "home_lng": CITY[1], "service_radius_km": 20, "hourly_rate": Decimal("35"),
-        "years_experience": 5, "services_mask": services_to_mask(["standard", "deep"]),
-        "specialties_mask": services_to_mask(["deep"]), "available_days_mask": 0b1111111,
-        "day_start_hour": 7, "day_end_hour": 20, "verified": True,
+        "home_lat": CITY[0],
+        "home_lng": CITY[1],
+        "service_radius_km": 20,
+        "hourly_rate": Decimal("35"),
+        "years_experience": 5,
+        "services_mask": services_to_mask(["standard", "deep"]),
+        "specialties_mask": services_to_mask(["deep"]),
+        "available_days_mask": 0b1111111,
+        "day_start_hour": 7,
+        "day_end_hour": 20,
+        "verified": True,
     }
     defaults.update(kwargs)
     return CleanerProfile.objects.create(user=user(User.Role.CLEANER), **defaults)
@@ -52,8 +59,12 @@ def cleaner(**kwargs) -> CleanerProfile:
 
 def property_(owner: ClientProfile, **kwargs) -> Property:
     defaults = {
-        "property_type": "apartment", "size_sqft": 900, "bedrooms": 2, "bathrooms": 1,
-        "lat": CITY[0] + 0.01, "lng": CITY[1] + 0.01,
+        "property_type": "apartment",
+        "size_sqft": 900,
+        "bedrooms": 2,
+        "bathrooms": 1,
+        "lat": CITY[0] + 0.01,
+        "lng": CITY[1] + 0.01,
     }
     defaults.update(kwargs)
     return Property.objects.create(owner=owner, **defaults)
@@ -72,19 +83,30 @@ def job(owner: ClientProfile | None = None, prop: Property | None = None, **kwar
     start = kwargs.pop("scheduled_start", next_weekday_at(10))
     duration = Decimal(str(kwargs.pop("duration_hours", 3)))
     defaults = {
-        "service_type": "standard", "budget": Decimal("150"), "status": CleaningJob.Status.OPEN_FOR_BIDS,
+        "service_type": "standard",
+        "budget": Decimal("150"),
+        "status": CleaningJob.Status.OPEN_FOR_BIDS,
         "title": "Clean my place",
     }
     defaults.update(kwargs)
     return CleaningJob.objects.create(
-        property=prop, client=owner, scheduled_start=start, duration_hours=duration,
-        scheduled_end=start + timedelta(hours=float(duration)), **defaults,
+        property=prop,
+        client=owner,
+        scheduled_start=start,
+        duration_hours=duration,
+        scheduled_end=start + timedelta(hours=float(duration)),
+        **defaults,
     )
 
 
 def completed_job(cleaner_: CleanerProfile, rating: int, owner: ClientProfile | None = None, **kwargs) -> CleaningJob:
-    j = job(owner, status=CleaningJob.Status.COMPLETED, assigned_cleaner=cleaner_,
-            scheduled_start=timezone.now() - timedelta(days=30), **kwargs)
+    j = job(
+        owner,
+        status=CleaningJob.Status.COMPLETED,
+        assigned_cleaner=cleaner_,
+        scheduled_start=timezone.now() - timedelta(days=30),
+        **kwargs,
+    )
     Bid.objects.create(job=j, cleaner=cleaner_, amount=Decimal("120"), status=Bid.Status.ACCEPTED)
     Review.objects.create(job=j, cleaner=cleaner_, client=j.client, rating=rating)
     return j

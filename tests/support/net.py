@@ -15,7 +15,7 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def redis_unreachable(settings):  # noqa: ANN001, ANN201
+def redis_unreachable(settings):
     """The service's Redis (cache, results, authentication) at a port nobody listens on."""
     from app.common import redis_client
     from app.recommendations import results

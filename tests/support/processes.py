@@ -30,8 +30,9 @@ class WorkerProcess:
     and the log file (`var/test-<name>-<pid>.log`, appended to).
     """
 
-    def __init__(self, env: dict[str, str], queues: str, *, ping_queue: str | None = None,
-                 name: str = "worker") -> None:
+    def __init__(
+        self, env: dict[str, str], queues: str, *, ping_queue: str | None = None, name: str = "worker"
+    ) -> None:
         self.env = env
         self.queues = queues
         self.ping_queue = ping_queue
@@ -41,14 +42,27 @@ class WorkerProcess:
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
+        log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [
-                sys.executable, "-m", "celery", "-A", "workers.celery", "worker", "--loglevel=INFO",
-                f"--queues={self.queues}", "--concurrency=1", "--prefetch-multiplier=1",
-                "--without-gossip", "--without-mingle", f"--hostname={self.name}-{os.getpid()}@%h",
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "workers.celery",
+                "worker",
+                "--loglevel=INFO",
+                f"--queues={self.queues}",
+                "--concurrency=1",
+                "--prefetch-multiplier=1",
+                "--without-gossip",
+                "--without-mingle",
+                f"--hostname={self.name}-{os.getpid()}@%h",
             ],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         self.wait_ready()
 
@@ -64,7 +78,7 @@ class WorkerProcess:
             try:
                 app.send_task(names.PING, **options).get(timeout=5)
                 return
-            except Exception:  # noqa: BLE001 - not up yet
+            except Exception:
                 time.sleep(0.2)
         raise RuntimeError(f"worker did not answer within {timeout}s; see {self.log_path}")
 
@@ -108,7 +122,7 @@ def _test_database_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def worker_env(django_db_setup, django_db_blocker, models_dir: Path) -> dict[str, str]:  # noqa: ANN001
+def worker_env(django_db_setup, django_db_blocker, models_dir: Path) -> dict[str, str]:
     """The environment of every worker the tests start: the test database and the session's models."""
     from django.conf import settings
 
@@ -130,7 +144,7 @@ def worker_env(django_db_setup, django_db_blocker, models_dir: Path) -> dict[str
 
 
 @pytest.fixture(scope="session")
-def celery_worker_process(worker_env: dict[str, str]):  # noqa: ANN201
+def celery_worker_process(worker_env: dict[str, str]):
     """A real worker process on the test database; shared by the session."""
     from workers.celery import app
 
@@ -141,7 +155,7 @@ def celery_worker_process(worker_env: dict[str, str]):  # noqa: ANN201
     worker.stop()
 
 
-def _unacked_on_our_queues(redis) -> int:  # noqa: ANN001
+def _unacked_on_our_queues(redis) -> int:
     """Messages the worker holds (running, or waiting for a countdown) from the session's queues.
 
     kombu keeps them in the `unacked` hash as [message, exchange, routing_key]; other tests'
@@ -178,7 +192,7 @@ def _drain(timeout: float = 30) -> None:
 
 
 @pytest.fixture
-def celery_worker(celery_worker_process, transactional_db):  # noqa: ANN001, ANN201
+def celery_worker(celery_worker_process, transactional_db):
     """The session's worker, for one transactional test; idle again before the database is flushed."""
     yield celery_worker_process
     _drain()

@@ -44,7 +44,7 @@ def _worker_forgets_the_model() -> None:
 
 
 @pytest.fixture
-def clean_pointers(request: pytest.FixtureRequest, models_dir: Path):  # noqa: ANN201
+def clean_pointers(request: pytest.FixtureRequest, models_dir: Path):
     _clear_pointers(models_dir)
     yield
     _clear_pointers(models_dir)
@@ -53,7 +53,7 @@ def clean_pointers(request: pytest.FixtureRequest, models_dir: Path):  # noqa: A
 
 
 @pytest.fixture
-def marketplace(transactional_db) -> None:  # noqa: ANN001
+def marketplace(transactional_db) -> None:
     """400 jobs, 30 cleaners, 60 clients: trains in well under a second."""
     from app.recommendations.cleaner_scores import cleaner_scores_refresh
     from app.synthetic.generator import training_data_generate
@@ -67,7 +67,7 @@ def new_version(prefix: str = "lc") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def train(version: str | None = None, **kwargs):  # noqa: ANN003, ANN201
+def train(version: str | None = None, **kwargs):
     """Train and register a version (a candidate; `activate=True` to make it active)."""
     from workers.training.train import model_train
 
@@ -85,7 +85,7 @@ def add_review() -> None:
 
 
 @pytest.fixture(scope="module")
-def trainer(worker_env: dict[str, str], models_dir: Path):  # noqa: ANN201
+def trainer(worker_env: dict[str, str], models_dir: Path):
     """A real worker on the `training` queue, concurrency 1, as scripts/start-trainer.sh runs it."""
     from workers.celery import app
 

@@ -86,7 +86,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 reply = receiver._record(self)
                 time.sleep(reply.delay)
                 try:
@@ -99,14 +99,14 @@ class Receiver:
                 except ConnectionError:
                     pass  # the sender gave up first (a timeout test)
 
-            def log_message(self, *args) -> None:  # noqa: ANN002
+            def log_message(self, *args) -> None:
                 pass
 
         return Handler
 
 
 @pytest.fixture
-def make_receiver():  # noqa: ANN201
+def make_receiver():
     made: list[Receiver] = []
 
     def make(*replies: int | Reply, secret: str = "") -> Receiver:
@@ -119,6 +119,6 @@ def make_receiver():  # noqa: ANN201
 
 
 @pytest.fixture
-def allow_local(settings) -> None:  # noqa: ANN001
+def allow_local(settings) -> None:
     """Let this (test) process send to and register receivers on 127.0.0.1."""
     settings.WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]

@@ -143,11 +143,11 @@ class TestFeedbackApply:
         assert good.was_viewed is True
 
     @pytest.mark.parametrize("error", [OperationalError, InterfaceError])
-    def test_an_unreachable_database_stops_the_batch_at_once(self, monkeypatch, error) -> None:  # noqa: ANN001
+    def test_an_unreachable_database_stops_the_batch_at_once(self, monkeypatch, error) -> None:
         rows = [_stored(cleaner_recommendation()) for _ in range(3)]
         calls = []
 
-        def unreachable(row) -> None:  # noqa: ANN001
+        def unreachable(row) -> None:
             calls.append(row.pk)
             raise error("the database went away")
 

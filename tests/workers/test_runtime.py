@@ -25,11 +25,11 @@ def _worker(queues: list[str] | None) -> SimpleNamespace:
         (["training"], False),
     ],
 )
-def test_only_a_worker_of_the_recommendations_queue_loads_the_engine(queues, warms) -> None:  # noqa: ANN001
+def test_only_a_worker_of_the_recommendations_queue_loads_the_engine(queues, warms) -> None:
     assert computes_recommendations(_worker(queues)) is warms
 
 
-def test_a_worker_process_freezes_what_its_warm_up_loaded(monkeypatch) -> None:  # noqa: ANN001
+def test_a_worker_process_freezes_what_its_warm_up_loaded(monkeypatch) -> None:
     import gc
 
     from workers import runtime

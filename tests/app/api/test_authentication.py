@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 URL = "/api/v1/recommendation-requests/00000000-0000-0000-0000-000000000000/"
 
 
-def _get(api_client, token: str) -> int:  # noqa: ANN001
+def _get(api_client, token: str) -> int:
     api_client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     return api_client.get(URL).status_code
 

@@ -20,7 +20,7 @@ from tests import factories as f
 
 
 @pytest.fixture
-def operator_token(db) -> str:  # noqa: ANN001
+def operator_token(db) -> str:
     # A little of everything, at small ids, so that generated paths hit real rows too.
     job = f.job()
     f.cleaner(home_lat=job.property.lat, home_lng=job.property.lng)
@@ -28,7 +28,7 @@ def operator_token(db) -> str:  # noqa: ANN001
 
 
 @pytest.fixture
-def api_schema(db):  # noqa: ANN001, ANN201
+def api_schema(db):
     from django.core.signals import request_finished, request_started
     from django.core.wsgi import get_wsgi_application
     from django.db import close_old_connections
@@ -44,7 +44,7 @@ def api_schema(db):  # noqa: ANN001, ANN201
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance, content_type_conformance]
 
 
-def test_it_never_answers_5xx_nor_breaks_its_schema(api_schema, operator_token) -> None:  # noqa: ANN001
+def test_it_never_answers_5xx_nor_breaks_its_schema(api_schema, operator_token) -> None:
     # Operation by operation with Hypothesis directly: schemathesis' pytest parametrisation does
     # not run under pytest 9 yet.
     operations = [result.ok() for result in api_schema.get_all_operations()]
@@ -52,9 +52,10 @@ def test_it_never_answers_5xx_nor_breaks_its_schema(api_schema, operator_token) 
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
-                  database=None)
-        def run(case) -> None:  # noqa: ANN001
+        @settings(
+            max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None
+        )
+        def run(case) -> None:
             if case.query and "wait" in case.query:
                 case.query["wait"] = 0  # a long-poll would only make the fuzzing slow
             case.call_and_validate(headers={"Authorization": f"Token {operator_token}"}, checks=CHECKS)
@@ -62,12 +63,12 @@ def test_it_never_answers_5xx_nor_breaks_its_schema(api_schema, operator_token) 
         run()
 
 
-def test_the_schema_describes_every_api_url(client) -> None:  # noqa: ANN001
+def test_the_schema_describes_every_api_url(client) -> None:
     import re
 
     from django.urls import URLPattern, URLResolver, get_resolver
 
-    def routes(patterns, prefix: str = "") -> list[str]:  # noqa: ANN001
+    def routes(patterns, prefix: str = "") -> list[str]:
         out = []
         for p in patterns:
             if isinstance(p, URLResolver):
@@ -76,8 +77,11 @@ def test_the_schema_describes_every_api_url(client) -> None:  # noqa: ANN001
                 out.append(prefix + str(p.pattern))
         return out
 
-    api = {"/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", r) for r in routes(get_resolver().url_patterns)
-           if r.startswith("api/v1/")}
+    api = {
+        "/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", r)
+        for r in routes(get_resolver().url_patterns)
+        if r.startswith("api/v1/")
+    }
     documented = set(client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()["paths"])
 
     assert api and api <= documented, api - documented

@@ -11,13 +11,13 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def three_a_minute(monkeypatch):  # noqa: ANN001, ANN201
+def three_a_minute(monkeypatch):
     monkeypatch.setattr(RedisUserRateThrottle, "THROTTLE_RATES", {"user": "3/min", "anon": "2/min"})
     for key in redis_client().scan_iter("recsvc:throttle:*"):
         redis_client().delete(key)
 
 
-def test_it_throttles_a_user_over_the_rate(api_client, three_a_minute) -> None:  # noqa: ARG001
+def test_it_throttles_a_user_over_the_rate(api_client, three_a_minute) -> None:
     user, other = f.client().user, f.client().user
     authenticate(api_client, user)
     url = "/api/v1/recommendation-requests/00000000-0000-0000-0000-000000000000/"
@@ -30,24 +30,26 @@ def test_it_throttles_a_user_over_the_rate(api_client, three_a_minute) -> None: 
     assert api_client.get(url).status_code == 404  # another user has their own allowance
 
 
-def test_it_throttles_anonymous_callers_by_address(api_client, three_a_minute) -> None:  # noqa: ARG001
-    codes = [api_client.post("/api/v1/auth/token/", {"username": "x", "password": "y"}, format="json").status_code
-             for _ in range(3)]
+def test_it_throttles_anonymous_callers_by_address(api_client, three_a_minute) -> None:
+    codes = [
+        api_client.post("/api/v1/auth/token/", {"username": "x", "password": "y"}, format="json").status_code
+        for _ in range(3)
+    ]
     assert codes == [400, 400, 429]
 
 
-def test_it_answers_the_liveness_probe(client) -> None:  # noqa: ANN001
+def test_it_answers_the_liveness_probe(client) -> None:
     resp = client.get("/healthz")
     assert resp.status_code == 200 and resp.json() == {"status": "ok"}
 
 
-def test_it_throttles_a_session_user_by_id(api_client, three_a_minute) -> None:  # noqa: ARG001
+def test_it_throttles_a_session_user_by_id(api_client, three_a_minute) -> None:
     api_client.force_login(f.client().user)  # no token: the throttle counts by itself
     url = "/api/v1/recommendation-requests/00000000-0000-0000-0000-000000000000/"
     assert [api_client.get(url).status_code for _ in range(4)] == [404, 404, 404, 429]
 
 
-def test_a_made_up_token_leaves_no_counter_behind(api_client, three_a_minute) -> None:  # noqa: ARG001
+def test_a_made_up_token_leaves_no_counter_behind(api_client, three_a_minute) -> None:
     from app.api.authentication import throttle_ident
 
     made_up = "f" * 40

@@ -12,7 +12,7 @@ from app.observability import context
 from app.observability.logging import JsonFormatter, RequestContextFilter, celery_handlers_configure
 
 
-def _record(message: str = "hello %s", args: tuple = ("world",), **extra) -> logging.LogRecord:  # noqa: ANN003
+def _record(message: str = "hello %s", args: tuple = ("world",), **extra) -> logging.LogRecord:
     record = logging.getLogger("tests.observability").makeRecord(
         "tests.observability", logging.WARNING, __file__, 1, message, args, None, extra=extra or None
     )
@@ -69,8 +69,17 @@ def test_it_gives_celery_handlers_the_filter_and_the_json_formatter() -> None:
 
 @pytest.mark.parametrize(
     ("given", "kept"),
-    [("abc123", True), ("a.b_c-D", True), ("x" * 64, True), ("x" * 65, False), ("has space", False),
-     ("semi;colon", False), ("", False), ("ünïcode", False), ("line\nbreak", False)],
+    [
+        ("abc123", True),
+        ("a.b_c-D", True),
+        ("x" * 64, True),
+        ("x" * 65, False),
+        ("has space", False),
+        ("semi;colon", False),
+        ("", False),
+        ("ünïcode", False),
+        ("line\nbreak", False),
+    ],
 )
 def test_it_keeps_only_sane_client_request_ids(given: str, kept: bool) -> None:
     result = context.request_id_sanitize(given)
@@ -81,27 +90,27 @@ def test_it_keeps_only_sane_client_request_ids(given: str, kept: bool) -> None:
 
 
 @pytest.mark.django_db
-def test_it_echoes_the_clients_request_id(client) -> None:  # noqa: ANN001
+def test_it_echoes_the_clients_request_id(client) -> None:
     response = client.get("/api/v1/recommendation-requests/not-a-uuid/", HTTP_X_REQUEST_ID="abc123")
     assert response["X-Request-ID"] == "abc123"
 
 
 @pytest.mark.django_db
-def test_it_replaces_an_unsafe_request_id(client) -> None:  # noqa: ANN001
+def test_it_replaces_an_unsafe_request_id(client) -> None:
     response = client.get("/api/v1/", HTTP_X_REQUEST_ID="<script>alert(1)</script>")
     rid = response["X-Request-ID"]
     assert len(rid) == 32 and int(rid, 16) >= 0
 
 
 @pytest.mark.django_db
-def test_it_gives_each_request_its_own_id_and_clears_it_afterwards(client) -> None:  # noqa: ANN001
+def test_it_gives_each_request_its_own_id_and_clears_it_afterwards(client) -> None:
     first, second = client.get("/api/v1/")["X-Request-ID"], client.get("/api/v1/")["X-Request-ID"]
     assert first != second
     assert context.request_id.get() == ""
 
 
 @pytest.mark.django_db
-def test_it_logs_the_request_id_of_the_request_being_served(client) -> None:  # noqa: ANN001
+def test_it_logs_the_request_id_of_the_request_being_served(client) -> None:
     seen: list[str] = []
 
     class Capture(logging.Handler):

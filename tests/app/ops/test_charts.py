@@ -9,7 +9,9 @@ import pytest
 from app.ops.charts import Series, line_chart, nice_ticks
 
 
-@pytest.mark.parametrize(("low", "high"), [(0.0, 1.0), (0.13, 0.91), (1.2, 3.4), (-5.0, 5.0), (1000.0, 10250.0), (0.5, 0.5)])
+@pytest.mark.parametrize(
+    ("low", "high"), [(0.0, 1.0), (0.13, 0.91), (1.2, 3.4), (-5.0, 5.0), (1000.0, 10250.0), (0.5, 0.5)]
+)
 def test_it_chooses_round_ticks_that_cover_the_range(low: float, high: float) -> None:
     ticks = nice_ticks(low, high)
     assert ticks[0] <= low and ticks[-1] >= high
@@ -21,8 +23,9 @@ def test_it_chooses_round_ticks_that_cover_the_range(low: float, high: float) ->
 
 
 def test_it_maps_the_extremes_to_the_plot_edges() -> None:
-    chart = line_chart(chart_id="c", title="t", x_label="x", y_label="y",
-                       series=[Series("a", [(1, 0.0), (2, 0.5), (3, 1.0)])])
+    chart = line_chart(
+        chart_id="c", title="t", x_label="x", y_label="y", series=[Series("a", [(1, 0.0), (2, 0.5), (3, 1.0)])]
+    )
     [line] = chart.lines
     [segment] = line.segments
     points = [tuple(map(float, p.split(","))) for p in segment.split()]
@@ -31,15 +34,22 @@ def test_it_maps_the_extremes_to_the_plot_edges() -> None:
 
 
 def test_it_breaks_the_line_where_a_value_is_missing() -> None:
-    chart = line_chart(chart_id="c", title="t", x_label="x", y_label="y",
-                       series=[Series("a", [(0, 1.0), (1, 2.0), (2, None), (3, 2.5), (4, 3.0), (5, float("nan"))])])
+    chart = line_chart(
+        chart_id="c",
+        title="t",
+        x_label="x",
+        y_label="y",
+        series=[Series("a", [(0, 1.0), (1, 2.0), (2, None), (3, 2.5), (4, 3.0), (5, float("nan"))])],
+    )
     [line] = chart.lines
     assert [len(s.split()) for s in line.segments] == [2, 2]
     assert len(line.markers) == 4
 
 
 def test_it_draws_nothing_but_says_so_without_data() -> None:
-    chart = line_chart(chart_id="c", title="t", x_label="x", y_label="y", series=[Series("a", []), Series("b", [(1, None)])])
+    chart = line_chart(
+        chart_id="c", title="t", x_label="x", y_label="y", series=[Series("a", []), Series("b", [(1, None)])]
+    )
     assert chart.empty and all(line.segments == [] for line in chart.lines)
 
 
@@ -52,7 +62,14 @@ def test_it_survives_a_single_constant_point() -> None:
 
 def test_it_labels_x_values_with_the_names_given_and_thins_them_out() -> None:
     points = [(float(d), 0.1 * d) for d in range(30)]
-    chart = line_chart(chart_id="c", title="t", x_label="day", y_label="rate", series=[Series("a", points)],
-                       x_names={float(d): f"Jan {d + 1:02d}" for d in range(30)}, max_x_ticks=8)
+    chart = line_chart(
+        chart_id="c",
+        title="t",
+        x_label="day",
+        y_label="rate",
+        series=[Series("a", points)],
+        x_names={float(d): f"Jan {d + 1:02d}" for d in range(30)},
+        max_x_ticks=8,
+    )
     labels = [label for _, label in chart.x_ticks]
     assert labels[0] == "Jan 01" and len(labels) <= 8

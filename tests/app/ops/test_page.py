@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(trans
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def browser(tmp_path_factory: pytest.TempPathFactory):
     if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
         if os.environ.get("CI") == "true":
             pytest.fail(f"{CHROMIUM} or {CHROMEDRIVER} is missing in CI: .ci/run installs chromium and chromium-driver")
@@ -36,9 +36,18 @@ def browser(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chromium')}", "--window-size=1280,1000"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
+        "--window-size=1280,1000",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
@@ -47,7 +56,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
 
 
 @pytest.fixture(scope="module")
-def trained(django_db_setup, django_db_blocker, tmp_path_factory):  # noqa: ANN001, ANN201
+def trained(django_db_setup, django_db_blocker, tmp_path_factory):
     """A small model trained on a generated marketplace; the files outlive the rows."""
     directory = tmp_path_factory.mktemp("ops-models")
     with django_db_blocker.unblock():
@@ -59,20 +68,28 @@ def trained(django_db_setup, django_db_blocker, tmp_path_factory):  # noqa: ANN0
 
 
 @pytest.fixture
-def page_data(trained, settings):  # noqa: ANN001, ANN201
+def page_data(trained, settings):
     """The trained version active in the registry (which wins over any published pointer), a
     retrain it beat, and a few days of use."""
     settings.RECOMMENDATION_MODELS_DIR = trained["directory"]
     evaluation = trained["report"].evaluation
-    ModelVersion.objects.create(version=VERSION, status=ModelVersion.Status.ACTIVE, metrics=evaluation,
-                                decision={"verdict": "promote", "reason": "no champion: pairwise accuracy beats rule-based"})
-    ModelVersion.objects.create(version="2026.06.01", status=ModelVersion.Status.REJECTED, metrics=evaluation,
-                                decision={"verdict": "reject", "reason": f"worse than {VERSION}: ndcg_at_5 dropped"})
+    ModelVersion.objects.create(
+        version=VERSION,
+        status=ModelVersion.Status.ACTIVE,
+        metrics=evaluation,
+        decision={"verdict": "promote", "reason": "no champion: pairwise accuracy beats rule-based"},
+    )
+    ModelVersion.objects.create(
+        version="2026.06.01",
+        status=ModelVersion.Status.REJECTED,
+        metrics=evaluation,
+        decision={"verdict": "reject", "reason": f"worse than {VERSION}: ndcg_at_5 dropped"},
+    )
     b.recommendations_over_days(days=6)
     return trained
 
 
-def _log_in(driver, base: str, username: str) -> None:  # noqa: ANN001
+def _log_in(driver, base: str, username: str) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -87,14 +104,14 @@ def _log_in(driver, base: str, username: str) -> None:  # noqa: ANN001
     WebDriverWait(driver, 15).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
-def _points(driver, chart: str) -> list[int]:  # noqa: ANN001
+def _points(driver, chart: str) -> list[int]:
     from selenium.webdriver.common.by import By
 
     lines = driver.find_elements(By.CSS_SELECTOR, f"svg#chart-{chart} polyline")
     return [len(line.get_attribute("points").split()) for line in lines]
 
 
-def test_it_shows_an_operator_the_model_and_its_charts(browser, live_server, page_data) -> None:  # noqa: ANN001
+def test_it_shows_an_operator_the_model_and_its_charts(browser, live_server, page_data) -> None:
     from selenium.webdriver.common.by import By
 
     operator = f.operator()
@@ -126,7 +143,7 @@ def test_it_shows_an_operator_the_model_and_its_charts(browser, live_server, pag
     browser.set_window_size(1280, 1000)
 
 
-def test_it_refuses_a_client(browser, live_server) -> None:  # noqa: ANN001
+def test_it_refuses_a_client(browser, live_server) -> None:
     from django.test import Client
     from selenium.webdriver.common.by import By
 
@@ -142,11 +159,10 @@ def test_it_refuses_a_client(browser, live_server) -> None:  # noqa: ANN001
     assert not browser.find_elements(By.CSS_SELECTOR, "svg.chart")
 
 
-def test_it_sends_an_anonymous_visitor_to_the_login(browser, live_server) -> None:  # noqa: ANN001
+def test_it_sends_an_anonymous_visitor_to_the_login(browser, live_server) -> None:
     from selenium.webdriver.common.by import By
 
     browser.delete_all_cookies()
     browser.get(f"{live_server.url}/ops/")
     assert browser.current_url == f"{live_server.url}/admin/login/?next=/ops/"
     assert browser.find_element(By.ID, "id_username")
-

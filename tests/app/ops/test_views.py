@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _no_published_model(settings, tmp_path):  # noqa: ANN001, ANN202
+def _no_published_model(settings, tmp_path):
     """This test's own models directory, and no version published in Redis by another test."""
     settings.RECOMMENDATION_MODELS_DIR = tmp_path
     r = redis_client()
@@ -33,14 +33,14 @@ def _polylines(html: str, chart: str) -> list[list[str]]:
     return [p.split() for p in re.findall(r'<polyline [^>]*points="([^"]+)"', svg.group(0))]
 
 
-def test_it_sends_anonymous_visitors_to_the_admin_login(client) -> None:  # noqa: ANN001
+def test_it_sends_anonymous_visitors_to_the_admin_login(client) -> None:
     response = client.get("/ops/")
     assert response.status_code == 302
     assert response["Location"] == "/admin/login/?next=/ops/"
 
 
 @pytest.mark.parametrize("role", [User.Role.CLIENT, User.Role.CLEANER])
-def test_it_refuses_non_operators_with_a_403_page(client, role: str) -> None:  # noqa: ANN001
+def test_it_refuses_non_operators_with_a_403_page(client, role: str) -> None:
     client.force_login(f.user(role, is_staff=True))
     response = client.get("/ops/")
     assert response.status_code == 403
@@ -49,17 +49,17 @@ def test_it_refuses_non_operators_with_a_403_page(client, role: str) -> None:  #
     assert b"R\xc2\xb2" not in response.content, "no model numbers on the refusal"
 
 
-def test_it_lets_superusers_in(client) -> None:  # noqa: ANN001
+def test_it_lets_superusers_in(client) -> None:
     client.force_login(f.user(User.Role.CLIENT, is_staff=True, is_superuser=True))
     assert client.get("/ops/").status_code == 200
 
 
-def test_it_answers_get_only(client) -> None:  # noqa: ANN001
+def test_it_answers_get_only(client) -> None:
     client.force_login(f.operator())
     assert client.post("/ops/").status_code == 405
 
 
-def test_it_explains_an_empty_service(client) -> None:  # noqa: ANN001
+def test_it_explains_an_empty_service(client) -> None:
     client.force_login(f.operator())
     response = client.get("/ops/")
     html = response.content.decode()
@@ -71,7 +71,7 @@ def test_it_explains_an_empty_service(client) -> None:  # noqa: ANN001
     assert response["Cache-Control"].startswith("max-age=0")
 
 
-def test_it_shows_the_active_model_its_curves_and_the_retrains(client, _no_published_model) -> None:  # noqa: ANN001
+def test_it_shows_the_active_model_its_curves_and_the_retrains(client, _no_published_model) -> None:
     b.metadata_write(_no_published_model, "1.0", epochs=8)
     b.registry_rows("1.0")
     b.recommendations_over_days(days=5)
@@ -99,7 +99,7 @@ def test_it_shows_the_active_model_its_curves_and_the_retrains(client, _no_publi
     assert 'href="http://127.0.0.1:5555/"' in html and 'href="/admin/"' in html
 
 
-def test_it_reads_the_active_file_for_a_model_trained_before_the_registry(client, _no_published_model) -> None:  # noqa: ANN001
+def test_it_reads_the_active_file_for_a_model_trained_before_the_registry(client, _no_published_model) -> None:
     from app.recommendations.model_pointer import active_version_write
 
     b.metadata_write(_no_published_model, "0.5", epochs=4)
@@ -110,7 +110,7 @@ def test_it_reads_the_active_file_for_a_model_trained_before_the_registry(client
     assert len(_polylines(html, "loss")[0]) == 4
 
 
-def test_it_says_when_there_is_no_training_history(client, _no_published_model) -> None:  # noqa: ANN001
+def test_it_says_when_there_is_no_training_history(client, _no_published_model) -> None:
     b.registry_rows("1.0")
     (_no_published_model / "hybrid_recommendation_v1.0_metadata.json").write_text("{not json")
     client.force_login(f.operator())
@@ -120,18 +120,22 @@ def test_it_says_when_there_is_no_training_history(client, _no_published_model) 
     assert "0.610" in response.content.decode(), "the registry's metrics still show"
 
 
-def test_it_draws_the_registrys_copy_of_the_history_without_the_models_volume(client) -> None:  # noqa: ANN001
+def test_it_draws_the_registrys_copy_of_the_history_without_the_models_volume(client) -> None:
     from app.recommendations.models import ModelVersion
 
-    ModelVersion.objects.create(version="2.0", status=ModelVersion.Status.ACTIVE, metrics=b.METRICS,
-                                training_data={"train_samples": 10, "history": b.history(6)})
+    ModelVersion.objects.create(
+        version="2.0",
+        status=ModelVersion.Status.ACTIVE,
+        metrics=b.METRICS,
+        training_data={"train_samples": 10, "history": b.history(6)},
+    )
     client.force_login(f.operator())
     html = client.get("/ops/").content.decode()
     assert "No training history" not in html
     assert [len(line) for line in _polylines(html, "loss")] == [6, 6]
 
 
-def test_it_never_reads_outside_the_models_directory(client, _no_published_model) -> None:  # noqa: ANN001
+def test_it_never_reads_outside_the_models_directory(client, _no_published_model) -> None:
     from app.ops.selectors import model_metadata_read
 
     (_no_published_model.parent / "hybrid_recommendation_v..x_metadata.json").write_text("{}")
@@ -139,7 +143,7 @@ def test_it_never_reads_outside_the_models_directory(client, _no_published_model
     assert model_metadata_read("a/b", _no_published_model) is None
 
 
-def test_it_shows_the_ab_test_when_it_is_on(client, settings) -> None:  # noqa: ANN001
+def test_it_shows_the_ab_test_when_it_is_on(client, settings) -> None:
     settings.RECOMMENDATION_AB_TEST_ENABLED = True
     client.force_login(f.operator())
     html = client.get("/ops/").content.decode()

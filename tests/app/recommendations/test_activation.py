@@ -75,7 +75,9 @@ def test_it_lists_versions_newest_first_with_their_metrics(marketplace, api_clie
     assert body["count"] == 2 and body["next"]
     row = body["results"][0]
     assert row["version"] == newer.version and row["status"] == "active"
-    assert row["summary"]["pairwise_accuracy"] == pytest.approx(newer.evaluation["ranking"]["ensemble"]["pairwise_accuracy"])
+    assert row["summary"]["pairwise_accuracy"] == pytest.approx(
+        newer.evaluation["ranking"]["ensemble"]["pairwise_accuracy"]
+    )
     assert row["summary"]["r2"] == pytest.approx(newer.evaluation["r2"])
     assert row["decision"]["reason"] == "activated by the training command"
     assert set(row["baseline"]["rates"]) == {"job_view_to_bid", "job_bid_to_accepted", "cleaner_view_to_hire"}
@@ -157,7 +159,7 @@ def test_it_swaps_models_under_concurrent_requests_without_a_failure(marketplace
                 posted_after = activated.is_set()
                 served.append((posted_after, _recommend(api, job, limit)))
                 after += posted_after
-        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connections.close_all()
@@ -181,14 +183,18 @@ def test_it_swaps_models_under_concurrent_requests_without_a_failure(marketplace
     assert all(s["rows_version"] == s["result"]["model_version"] for s in bodies)
     # Every request sent once the activation answered was served by the new version.
     assert {s["rows_version"] for s in after} == {new}
-    print(f"\n{len(bodies)} requests, {len(before)} before the swap "
-          f"({sum(s['rows_version'] == new for s in before)} of them already on the new version)")
+    print(
+        f"\n{len(bodies)} requests, {len(before)} before the swap "
+        f"({sum(s['rows_version'] == new for s in before)} of them already on the new version)"
+    )
 
 
 # What the worker reads -------------------------------------------------------------------------
 
 
-def test_it_prefers_the_registry_key_falls_back_to_the_file_and_keeps_a_model_that_loads(marketplace, models_dir) -> None:
+def test_it_prefers_the_registry_key_falls_back_to_the_file_and_keeps_a_model_that_loads(
+    marketplace, models_dir
+) -> None:
     a, b = train().version, train(seed=4).version
     from app.recommendations.model_pointer import active_version_write
 
@@ -228,9 +234,14 @@ def test_it_activates_from_the_admin(marketplace, celery_worker, client, models_
     page = client.get("/admin/recommendations/modelversion/")
     assert page.status_code == 200 and b"Retrain now" in page.content
 
-    resp = client.post("/admin/recommendations/modelversion/", {
-        "action": "activate_version", "_selected_action": [ModelVersion.objects.get(version=second).pk],
-    }, follow=True)
+    resp = client.post(
+        "/admin/recommendations/modelversion/",
+        {
+            "action": "activate_version",
+            "_selected_action": [ModelVersion.objects.get(version=second).pk],
+        },
+        follow=True,
+    )
 
     assert resp.status_code == 200
     assert f"Version {second} is active".encode() in resp.content
@@ -248,7 +259,7 @@ def test_it_keeps_one_active_version_under_concurrent_activations(marketplace, m
         try:
             for _ in range(5):
                 registry.model_version_activate(version=version, by=None, check_files=model_files_check_local)
-        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connections.close_all()
@@ -266,8 +277,9 @@ def test_it_keeps_one_active_version_under_concurrent_activations(marketplace, m
     assert _published() == active.version == active_version_read(models_dir)
 
 
-def test_it_changes_nothing_when_redis_cannot_be_told(marketplace, celery_worker, api_client, models_dir,
-                                                      monkeypatch) -> None:
+def test_it_changes_nothing_when_redis_cannot_be_told(
+    marketplace, celery_worker, api_client, models_dir, monkeypatch
+) -> None:
     import redis as redis_lib
 
     serving, other = train(activate=True).version, train(seed=4).version

@@ -17,11 +17,11 @@ from app.recommendations.cache import (
 pytestmark = pytest.mark.django_db
 
 
-def _lookup(job_id: int):  # noqa: ANN202
+def _lookup(job_id: int):
     return cache_lookup(kind="cleaners_for_job", user_id=1, job_id=job_id, cleaner_id=None, limit=10, mode="")
 
 
-def test_each_bump_sets_a_new_value_that_expires(settings) -> None:  # noqa: ANN001
+def test_each_bump_sets_a_new_value_that_expires(settings) -> None:
     key = GEN.format(name="job:900001")
     generation_bump("job:900001")
     first = redis_client().get(key)
@@ -32,7 +32,7 @@ def test_each_bump_sets_a_new_value_that_expires(settings) -> None:  # noqa: ANN
     assert OWNER_TTL < redis_client().ttl(key)
 
 
-def test_the_ttl_follows_a_longer_cache_ttl(settings) -> None:  # noqa: ANN001
+def test_the_ttl_follows_a_longer_cache_ttl(settings) -> None:
     settings.RECOMMENDATION_CACHE_TTL = 30 * 24 * 3600
 
     assert generation_ttl() > settings.RECOMMENDATION_CACHE_TTL
@@ -75,7 +75,7 @@ def test_an_earlier_versions_incr_still_bumps_a_generation() -> None:
 
 
 @pytest.mark.parametrize(("waited_hours", "cached"), [(0, True), (25, False)])
-def test_only_a_request_that_finished_soon_enough_caches_its_answer(waited_hours, cached) -> None:  # noqa: ANN001
+def test_only_a_request_that_finished_soon_enough_caches_its_answer(waited_hours, cached) -> None:
     from datetime import timedelta
 
     from django.utils import timezone
@@ -88,13 +88,17 @@ def test_only_a_request_that_finished_soon_enough_caches_its_answer(waited_hours
     job = f.job()
     user = job.client.user
     found = cache_lookup(kind="cleaners_for_job", user_id=user.pk, job_id=job.pk, cleaner_id=None, limit=10, mode="")
-    req = RecommendationRequest.objects.create(kind="cleaners_for_job", requested_by=user, job=job, limit=10,
-                                               cache_key=found.token)
+    req = RecommendationRequest.objects.create(
+        kind="cleaners_for_job", requested_by=user, job=job, limit=10, cache_key=found.token
+    )
     RecommendationRequest.objects.filter(pk=req.pk).update(
-        created_at=timezone.now() - timedelta(hours=waited_hours))  # a request that sat in the queue
+        created_at=timezone.now() - timedelta(hours=waited_hours)
+    )  # a request that sat in the queue
 
     status = runner.recommendation_request_run(request_id=str(req.pk), engine=RecommendationEngine(mode="rule_based"))
 
     assert status == "succeeded"
-    assert (cache_lookup(kind="cleaners_for_job", user_id=user.pk, job_id=job.pk, cleaner_id=None, limit=10,
-                         mode="").answer is not None) == cached
+    assert (
+        cache_lookup(kind="cleaners_for_job", user_id=user.pk, job_id=job.pk, cleaner_id=None, limit=10, mode="").answer
+        is not None
+    ) == cached

@@ -10,12 +10,12 @@ def _ids(messages: list) -> set[str]:
     return {m.id for m in messages}
 
 
-def test_it_accepts_the_defaults(settings) -> None:  # noqa: ANN001
+def test_it_accepts_the_defaults(settings) -> None:
     settings.RECOMMENDATION_AB_TEST_ENABLED = True
     assert ab_test_settings_check() == []
 
 
-def test_it_reports_each_bad_setting_as_an_error_while_enabled(settings) -> None:  # noqa: ANN001
+def test_it_reports_each_bad_setting_as_an_error_while_enabled(settings) -> None:
     settings.RECOMMENDATION_AB_TEST_ENABLED = True
     settings.RECOMMENDATION_AB_TEST_SPLIT = 1.5
     settings.RECOMMENDATION_AB_TEST_NAME = " "
@@ -30,7 +30,7 @@ def test_it_reports_each_bad_setting_as_an_error_while_enabled(settings) -> None
     assert "mode:<rule_based|neural|ensemble>" in variant.msg and "model:<version>" in variant.msg
 
 
-def test_it_only_warns_while_the_test_is_off(settings) -> None:  # noqa: ANN001
+def test_it_only_warns_while_the_test_is_off(settings) -> None:
     settings.RECOMMENDATION_AB_TEST_ENABLED = False
     settings.RECOMMENDATION_AB_VARIANT_A = "mode:fast"
     messages = ab_test_settings_check()
@@ -38,19 +38,19 @@ def test_it_only_warns_while_the_test_is_off(settings) -> None:  # noqa: ANN001
     assert messages[0].level == checks.WARNING
 
 
-def test_it_warns_that_a_pinned_model_is_unused_in_rule_based_mode(settings) -> None:  # noqa: ANN001
+def test_it_warns_that_a_pinned_model_is_unused_in_rule_based_mode(settings) -> None:
     settings.RECOMMENDATION_AB_TEST_ENABLED = True
     settings.RECOMMENDATION_AB_VARIANT_B = "model:20250601"
     settings.RECOMMENDATION_MODE = "rule_based"
     assert _ids(ab_test_settings_check()) == {"recommendations.W004"}
 
 
-def test_it_is_registered_with_djangos_check_framework(settings) -> None:  # noqa: ANN001
+def test_it_is_registered_with_djangos_check_framework(settings) -> None:
     settings.RECOMMENDATION_AB_TEST_ENABLED = True
     settings.RECOMMENDATION_AB_TEST_SPLIT = -0.1
     try:
         call_command("check")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         assert "recommendations.E001" in str(exc)
     else:
         raise AssertionError("manage.py check passed a split of -0.1")

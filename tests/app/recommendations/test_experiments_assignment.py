@@ -26,7 +26,7 @@ Kind = RecommendationRequest.Kind
 
 
 @pytest.fixture
-def ab(settings):  # noqa: ANN001, ANN201
+def ab(settings):
     settings.RECOMMENDATION_AB_TEST_ENABLED = True
     settings.RECOMMENDATION_AB_TEST_SPLIT = 0.5
     settings.RECOMMENDATION_AB_TEST_NAME = "test-exp"
@@ -88,14 +88,14 @@ def test_it_parses_variant_specs_and_refuses_bad_ones() -> None:
 
 
 @pytest.mark.django_db
-def test_it_assigns_nothing_while_the_test_is_off(settings) -> None:  # noqa: ANN001
+def test_it_assigns_nothing_while_the_test_is_off(settings) -> None:
     settings.RECOMMENDATION_AB_TEST_ENABLED = False
     job = f.job()
     assert experiment_assign(kind=Kind.CLEANERS_FOR_JOB, job=job) == Assignment()
 
 
 @pytest.mark.django_db
-def test_it_assigns_a_job_by_its_client_and_a_cleaner_by_themself(ab) -> None:  # noqa: ANN001
+def test_it_assigns_a_job_by_its_client_and_a_cleaner_by_themself(ab) -> None:
     job = f.job()
     cleaner = f.cleaner()
     for kind, subject, kwargs in (
@@ -110,7 +110,7 @@ def test_it_assigns_a_job_by_its_client_and_a_cleaner_by_themself(ab) -> None:  
 
 
 @pytest.mark.django_db
-def test_it_records_the_variant_and_its_mode_on_the_request(ab) -> None:  # noqa: ANN001
+def test_it_records_the_variant_and_its_mode_on_the_request(ab) -> None:
     job = f.job()
     ab.RECOMMENDATION_AB_TEST_SPLIT = 1.0  # everyone in B
     req = services.recommendation_request_create(user=job.client.user, kind=Kind.CLEANERS_FOR_JOB, job=job)
@@ -124,7 +124,7 @@ def test_it_records_the_variant_and_its_mode_on_the_request(ab) -> None:  # noqa
 
 
 @pytest.mark.django_db
-def test_it_records_a_pinned_model_version_with_the_default_mode(ab) -> None:  # noqa: ANN001
+def test_it_records_a_pinned_model_version_with_the_default_mode(ab) -> None:
     ab.RECOMMENDATION_AB_TEST_SPLIT = 1.0
     ab.RECOMMENDATION_AB_VARIANT_B = "model:20250601"
     ab.RECOMMENDATION_MODE = "neural"
@@ -135,7 +135,7 @@ def test_it_records_a_pinned_model_version_with_the_default_mode(ab) -> None:  #
 
 
 @pytest.mark.django_db
-def test_it_lets_an_explicit_mode_win_over_the_variant(ab, api_client) -> None:  # noqa: ANN001
+def test_it_lets_an_explicit_mode_win_over_the_variant(ab, api_client) -> None:
     ab.RECOMMENDATION_AB_TEST_SPLIT = 1.0
     job = f.job()
     authenticate(api_client, job.client.user)
@@ -148,7 +148,7 @@ def test_it_lets_an_explicit_mode_win_over_the_variant(ab, api_client) -> None: 
 
 
 @pytest.mark.django_db
-def test_it_gives_an_operator_the_variant_of_the_cleaner_they_ask_for(ab, api_client) -> None:  # noqa: ANN001
+def test_it_gives_an_operator_the_variant_of_the_cleaner_they_ask_for(ab, api_client) -> None:
     cleaner = f.cleaner()
     want = variant_for(experiment="test-exp", user_id=cleaner.user_id, split=0.5)
     operator = f.operator()

@@ -17,11 +17,20 @@ URL = "/api/v1/experiments/results/"
 pytestmark = pytest.mark.django_db
 
 
-def _job_rows(job, cleaner, variant: str, n: int, *, viewed=True, bid=True, accepted=False) -> None:  # noqa: ANN001
+def _job_rows(job, cleaner, variant: str, n: int, *, viewed=True, bid=True, accepted=False) -> None:
     start = JobRecommendation.objects.count()
     JobRecommendation.objects.bulk_create(
-        JobRecommendation(job=job, cleaner=cleaner, score=0.5, rank=start + i + 1, mode=Mode.ENSEMBLE, variant=variant,
-                          was_viewed=viewed, was_bid_placed=bid, was_bid_accepted=accepted)
+        JobRecommendation(
+            job=job,
+            cleaner=cleaner,
+            score=0.5,
+            rank=start + i + 1,
+            mode=Mode.ENSEMBLE,
+            variant=variant,
+            was_viewed=viewed,
+            was_bid_placed=bid,
+            was_bid_accepted=accepted,
+        )
         for i in range(n)
     )
 
@@ -39,20 +48,37 @@ def textbook_rows() -> None:
     _job_rows(job, cleaner, "B", 5, bid=False, accepted=True)
     _job_rows(job, cleaner, "", 500, accepted=True)  # outside the experiment (explicit mode)
     old = JobRecommendation.objects.bulk_create(
-        JobRecommendation(job=job, cleaner=cleaner, score=0.5, rank=10_000 + i, mode=Mode.ENSEMBLE, variant="A",
-                          was_viewed=True, was_bid_placed=True)
+        JobRecommendation(
+            job=job,
+            cleaner=cleaner,
+            score=0.5,
+            rank=10_000 + i,
+            mode=Mode.ENSEMBLE,
+            variant="A",
+            was_viewed=True,
+            was_bid_placed=True,
+        )
         for i in range(300)
     )
     JobRecommendation.objects.filter(pk__in=[r.pk for r in old]).update(created_at=timezone.now() - timedelta(days=90))
     CleanerRecommendation.objects.bulk_create(
-        CleanerRecommendation(job=job, cleaner=cleaner, score=0.5, rank=i + 1, mode=Mode.ENSEMBLE, variant="B",
-                              was_viewed=True, was_hired=i < 3)
+        CleanerRecommendation(
+            job=job,
+            cleaner=cleaner,
+            score=0.5,
+            rank=i + 1,
+            mode=Mode.ENSEMBLE,
+            variant="B",
+            was_viewed=True,
+            was_hired=i < 3,
+        )
         for i in range(10)
     )
     for variant, n in (("A", 4), ("B", 6), ("", 2)):
         for _ in range(n):
-            RecommendationRequest.objects.create(kind="jobs_for_cleaner", requested_by=cleaner.user, cleaner=cleaner,
-                                                 variant=variant)
+            RecommendationRequest.objects.create(
+                kind="jobs_for_cleaner", requested_by=cleaner.user, cleaner=cleaner, variant=variant
+            )
 
 
 def _window() -> dict:
@@ -60,7 +86,7 @@ def _window() -> dict:
     return {"since": now - timedelta(days=30), "until": now + timedelta(seconds=1)}
 
 
-def test_it_compares_the_variants_on_acceptance(textbook_rows, settings) -> None:  # noqa: ANN001
+def test_it_compares_the_variants_on_acceptance(textbook_rows, settings) -> None:
     settings.RECOMMENDATION_AB_TEST_ENABLED = True
     settings.RECOMMENDATION_AB_TEST_NAME = "neural-vs-ensemble"
 
@@ -70,15 +96,34 @@ def test_it_compares_the_variants_on_acceptance(textbook_rows, settings) -> None
     a, b = r["variants"]["A"], r["variants"]["B"]
     assert (a["spec"], b["spec"]) == ("mode:ensemble", "mode:neural")
     assert (a["requests"], b["requests"]) == (4, 6)
-    assert a["job_recommendations"] == {"total": 1000, "viewed": 1000, "bid_placed": 1000, "accepted": 200,
-                                        "view_rate": 1.0, "bid_rate": 1.0, "acceptance_rate": 0.2}
-    assert b["job_recommendations"] == {"total": 1105, "viewed": 1105, "bid_placed": 1000, "accepted": 255,
-                                        "view_rate": 1.0, "bid_rate": 0.904977, "acceptance_rate": 0.255}
+    assert a["job_recommendations"] == {
+        "total": 1000,
+        "viewed": 1000,
+        "bid_placed": 1000,
+        "accepted": 200,
+        "view_rate": 1.0,
+        "bid_rate": 1.0,
+        "acceptance_rate": 0.2,
+    }
+    assert b["job_recommendations"] == {
+        "total": 1105,
+        "viewed": 1105,
+        "bid_placed": 1000,
+        "accepted": 255,
+        "view_rate": 1.0,
+        "bid_rate": 0.904977,
+        "acceptance_rate": 0.255,
+    }
     assert a["cleaner_recommendations"]["total"] == 0 and a["cleaner_recommendations"]["hire_rate"] is None
     assert b["cleaner_recommendations"] == {"total": 10, "viewed": 10, "hired": 3, "view_rate": 1.0, "hire_rate": 0.3}
     t = r["test"]
     assert (t["metric"], t["successes_a"], t["trials_a"], t["successes_b"], t["trials_b"]) == (
-        "acceptance_rate", 200, 1000, 250, 1000)
+        "acceptance_rate",
+        200,
+        1000,
+        250,
+        1000,
+    )
     assert t["z"] == pytest.approx(2.6774, abs=1e-4)
     assert t["p_value"] == pytest.approx(0.00742, abs=1e-5)
     assert t["absolute_lift"] == pytest.approx(0.05)
@@ -86,7 +131,7 @@ def test_it_compares_the_variants_on_acceptance(textbook_rows, settings) -> None
     assert t["verdict"] == "B is better (p=0.0074)"
 
 
-def test_it_tests_the_metric_asked_for(textbook_rows) -> None:  # noqa: ANN001
+def test_it_tests_the_metric_asked_for(textbook_rows) -> None:
     r = experiment_results(**_window(), metric="hire_rate", min_trials=5)
     t = r["test"]
     assert (t["successes_a"], t["trials_a"], t["successes_b"], t["trials_b"]) == (0, 0, 3, 10)
@@ -103,7 +148,7 @@ def test_it_rejects_an_unknown_metric() -> None:
         experiment_results(**_window(), metric="revenue")
 
 
-def test_it_serves_the_results_to_operators(api_client, textbook_rows) -> None:  # noqa: ANN001
+def test_it_serves_the_results_to_operators(api_client, textbook_rows) -> None:
     authenticate(api_client, f.operator())
     resp = api_client.get(URL, {"days": 7})
     assert resp.status_code == 200, resp.content
@@ -113,22 +158,26 @@ def test_it_serves_the_results_to_operators(api_client, textbook_rows) -> None: 
     assert body["variants"]["B"]["requests"] == 6
 
 
-def test_it_reads_an_explicit_window(api_client, textbook_rows) -> None:  # noqa: ANN001
+def test_it_reads_an_explicit_window(api_client, textbook_rows) -> None:
     authenticate(api_client, f.operator())
     now = timezone.now()
-    resp = api_client.get(URL, {"since": (now - timedelta(days=120)).isoformat(),
-                                "until": (now - timedelta(days=60)).isoformat()})
+    resp = api_client.get(
+        URL, {"since": (now - timedelta(days=120)).isoformat(), "until": (now - timedelta(days=60)).isoformat()}
+    )
     assert resp.status_code == 200, resp.content
     assert resp.json()["variants"]["A"]["job_recommendations"]["total"] == 300  # only the old rows
 
 
-@pytest.mark.parametrize("params, field", [
-    ({"metric": "revenue"}, "metric"),
-    ({"days": "0"}, "days"),
-    ({"min_trials": "0"}, "min_trials"),
-    ({"since": "yesterday"}, "since"),
-    ({"since": "2030-01-02T00:00:00Z", "until": "2030-01-01T00:00:00Z"}, "since"),
-])
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"metric": "revenue"}, "metric"),
+        ({"days": "0"}, "days"),
+        ({"min_trials": "0"}, "min_trials"),
+        ({"since": "yesterday"}, "since"),
+        ({"since": "2030-01-02T00:00:00Z", "until": "2030-01-01T00:00:00Z"}, "since"),
+    ],
+)
 def test_it_rejects_bad_parameters_naming_the_field(api_client, params: dict, field: str) -> None:
     authenticate(api_client, f.operator())
     resp = api_client.get(URL, params)

@@ -73,10 +73,13 @@ def test_it_handles_empty_and_degenerate_samples() -> None:
     assert from_zero.verdict == "B is better (p<0.001)"
 
 
-@pytest.mark.parametrize("args", [
-    {"successes_a": 11, "trials_a": 10, "successes_b": 0, "trials_b": 10},
-    {"successes_a": -1, "trials_a": 10, "successes_b": 0, "trials_b": 10},
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"successes_a": 11, "trials_a": 10, "successes_b": 0, "trials_b": 10},
+        {"successes_a": -1, "trials_a": 10, "successes_b": 0, "trials_b": 10},
+    ],
+)
 def test_it_rejects_impossible_counts(args: dict) -> None:
     with pytest.raises(ValueError, match="successes <= trials"):
         two_proportion_z_test(**args)

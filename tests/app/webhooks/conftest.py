@@ -11,12 +11,12 @@ import pytest
 class FakeDNS:
     """Host names resolve from `table`; IP literals go to the real getaddrinfo (no network)."""
 
-    def __init__(self, real) -> None:  # noqa: ANN001
+    def __init__(self, real) -> None:
         self.real = real
         self.table: dict[str, list[str] | Callable[[], list[str]]] = {}  # a callable answers each lookup anew
         self.lookups: list[str] = []
 
-    def __call__(self, host, port, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN204
+    def __call__(self, host, port, *args, **kwargs):
         name = host.decode() if isinstance(host, bytes) else str(host)
         try:
             socket.inet_pton(socket.AF_INET6 if ":" in name else socket.AF_INET, name)
@@ -29,8 +29,13 @@ class FakeDNS:
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
         answer = self.table[name]
         return [
-            (socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM, 6, "",
-             (ip, port or 0, 0, 0) if ":" in ip else (ip, port or 0))
+            (
+                socket.AF_INET6 if ":" in ip else socket.AF_INET,
+                socket.SOCK_STREAM,
+                6,
+                "",
+                (ip, port or 0, 0, 0) if ":" in ip else (ip, port or 0),
+            )
             for ip in (answer() if callable(answer) else answer)
         ]
 
@@ -41,5 +46,3 @@ def fake_dns(monkeypatch: pytest.MonkeyPatch) -> FakeDNS:
     dns = FakeDNS(socket.getaddrinfo)
     monkeypatch.setattr(socket, "getaddrinfo", dns)
     return dns
-
-

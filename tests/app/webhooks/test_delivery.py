@@ -40,25 +40,28 @@ def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, float | None]]:
 
 
 @pytest.fixture
-def instant_retries(settings) -> None:  # noqa: ANN001
+def instant_retries(settings) -> None:
     settings.WEBHOOK_RETRY_SCHEDULE = [0, 0]
 
 
-def _finished_request(user=None, callback_url: str = "") -> RecommendationRequest:  # noqa: ANN001
+def _finished_request(user=None, callback_url: str = "") -> RecommendationRequest:
     return RecommendationRequest.objects.create(
-        kind=RecommendationRequest.Kind.CLEANERS_FOR_JOB, requested_by=user or f.user(), callback_url=callback_url,
-        status=RecommendationRequest.Status.SUCCEEDED, finished_at=timezone.now(),
+        kind=RecommendationRequest.Kind.CLEANERS_FOR_JOB,
+        requested_by=user or f.user(),
+        callback_url=callback_url,
+        status=RecommendationRequest.Status.SUCCEEDED,
+        finished_at=timezone.now(),
         result={"job_id": 7, "mode": "rule_based", "cleaners": [{"cleaner_id": 3, "rank": 1, "score": 0.91}]},
     )
 
 
-def _deliveries(req: RecommendationRequest, capture) -> list[WebhookDelivery]:  # noqa: ANN001
+def _deliveries(req: RecommendationRequest, capture) -> list[WebhookDelivery]:
     with capture(execute=True):
         services.webhook_deliveries_create_for_request(request=req)
     return list(WebhookDelivery.objects.filter(request=req).order_by("id"))
 
 
-def _attempt(delivery: WebhookDelivery, capture) -> str:  # noqa: ANN001
+def _attempt(delivery: WebhookDelivery, capture) -> str:
     """One attempt now, whatever the jitter drew: the schedule is tested by what it records."""
     WebhookDelivery.objects.filter(pk=delivery.pk, status=Status.PENDING).update(next_attempt_at=timezone.now())
     with capture(execute=True):
@@ -72,7 +75,7 @@ def _codes(delivery: WebhookDelivery) -> list[int | None]:
 
 
 class TestCreateForRequest:
-    def test_it_creates_one_delivery_per_target_once(self, django_capture_on_commit_callbacks, enqueued) -> None:  # noqa: ANN001
+    def test_it_creates_one_delivery_per_target_once(self, django_capture_on_commit_callbacks, enqueued) -> None:
         user = f.user()
         active = WebhookEndpoint.objects.create(owner=user, url="http://93.184.216.34/a")
         WebhookEndpoint.objects.create(owner=user, url="http://93.184.216.34/b", is_active=False)
@@ -87,19 +90,22 @@ class TestCreateForRequest:
         assert len({d.msg_id for d in first}) == 2
         assert {pk for pk, _ in enqueued} == {d.pk for d in first}
         assert first[0].payload == {
-            "type": "recommendation_request.finished", "timestamp": req.finished_at.isoformat(),
+            "type": "recommendation_request.finished",
+            "timestamp": req.finished_at.isoformat(),
             "data": request_payload(req),
         }
 
-    def test_it_sends_nothing_for_unfinished_requests_or_no_targets(self, django_capture_on_commit_callbacks, enqueued) -> None:  # noqa: ANN001
+    def test_it_sends_nothing_for_unfinished_requests_or_no_targets(
+        self, django_capture_on_commit_callbacks, enqueued
+    ) -> None:
         running = _finished_request(callback_url="http://93.184.216.34/")
         running.status = RecommendationRequest.Status.RUNNING
         assert _deliveries(running, django_capture_on_commit_callbacks) == []
         assert _deliveries(_finished_request(), django_capture_on_commit_callbacks) == []
         assert enqueued == []
 
-    def test_it_never_raises_into_the_recommendation_task(self, monkeypatch, caplog) -> None:  # noqa: ANN001
-        def broken(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def test_it_never_raises_into_the_recommendation_task(self, monkeypatch, caplog) -> None:
+        def broken(*args, **kwargs):
             raise RuntimeError("database is on fire")
 
         monkeypatch.setattr(WebhookDelivery.objects, "bulk_create", broken)
@@ -110,7 +116,7 @@ class TestCreateForRequest:
 
 class TestAttempt:
     def test_it_signs_and_sends_the_finished_request(
-        self, make_receiver, allow_local, django_capture_on_commit_callbacks, enqueued  # noqa: ANN001
+        self, make_receiver, allow_local, django_capture_on_commit_callbacks, enqueued
     ) -> None:
         user = f.user()
         secret = services.callback_secret_get_or_create(user_id=user.pk).secret
@@ -122,8 +128,11 @@ class TestAttempt:
 
         [got] = receiver.requests
         assert got.verify_error == ""
-        assert got.verified == {"type": "recommendation_request.finished", "timestamp": req.finished_at.isoformat(),
-                                "data": request_payload(req)}
+        assert got.verified == {
+            "type": "recommendation_request.finished",
+            "timestamp": req.finished_at.isoformat(),
+            "data": request_payload(req),
+        }
         assert got.headers["webhook-id"] == delivery.msg_id
         assert abs(int(got.headers["webhook-timestamp"]) - time.time()) < 5
         sent_at = datetime.fromtimestamp(int(got.headers["webhook-timestamp"]), tz=UTC)
@@ -137,7 +146,7 @@ class TestAttempt:
         assert (attempt.status_code, attempt.error) == (200, "")
 
     def test_it_signs_endpoint_deliveries_with_the_endpoint_secret(
-        self, make_receiver, allow_local, django_capture_on_commit_callbacks, enqueued  # noqa: ANN001
+        self, make_receiver, allow_local, django_capture_on_commit_callbacks, enqueued
     ) -> None:
         user = f.user()
         receiver = make_receiver(200)
@@ -151,7 +160,7 @@ class TestAttempt:
         assert not CallbackSecret.objects.filter(user=user).exists()  # no callback, no callback secret
 
     def test_it_retries_failures_with_the_same_message_id_and_records_every_attempt(
-        self, make_receiver, allow_local, django_capture_on_commit_callbacks, enqueued, settings  # noqa: ANN001
+        self, make_receiver, allow_local, django_capture_on_commit_callbacks, enqueued, settings
     ) -> None:
         settings.WEBHOOK_RETRY_SCHEDULE = [5, 30, 120]
         user = f.user()
@@ -171,7 +180,7 @@ class TestAttempt:
         assert 0 <= enqueued[0][1] <= 5 and 0 <= enqueued[1][1] <= 30
 
     def test_it_leaves_distant_retries_to_the_sweeper(
-        self, make_receiver, allow_local, django_capture_on_commit_callbacks, enqueued, settings, monkeypatch  # noqa: ANN001
+        self, make_receiver, allow_local, django_capture_on_commit_callbacks, enqueued, settings, monkeypatch
     ) -> None:
         """An hour-long countdown would outlive Redis' visibility timeout: the row alone keeps it."""
         settings.WEBHOOK_RETRY_SCHEDULE = [3600]
@@ -188,7 +197,7 @@ class TestAttempt:
         assert enqueued == []
 
     def test_it_gives_up_after_the_schedule(
-        self, make_receiver, allow_local, instant_retries, django_capture_on_commit_callbacks, enqueued  # noqa: ANN001
+        self, make_receiver, allow_local, instant_retries, django_capture_on_commit_callbacks, enqueued
     ) -> None:
         receiver = make_receiver(500)
         [delivery] = _deliveries(_finished_request(callback_url=receiver.url), django_capture_on_commit_callbacks)
@@ -201,7 +210,7 @@ class TestAttempt:
 
     @pytest.mark.parametrize("code", [301, 302, 303, 307, 308])
     def test_it_does_not_follow_redirects(
-        self, make_receiver, allow_local, django_capture_on_commit_callbacks, enqueued, code: int  # noqa: ANN001
+        self, make_receiver, allow_local, django_capture_on_commit_callbacks, enqueued, code: int
     ) -> None:
         elsewhere = make_receiver(200)
         receiver = make_receiver(Reply(code, {"Location": elsewhere.url}))
@@ -216,7 +225,7 @@ class TestAttempt:
         assert delivery.status == Status.PENDING
 
     def test_it_disables_an_endpoint_that_answers_410(
-        self, make_receiver, allow_local, django_capture_on_commit_callbacks, enqueued  # noqa: ANN001
+        self, make_receiver, allow_local, django_capture_on_commit_callbacks, enqueued
     ) -> None:
         user = f.user()
         receiver = make_receiver(410)
@@ -236,7 +245,7 @@ class TestAttempt:
         assert len(receiver.requests) == 1
 
     def test_it_stops_a_callback_that_answers_410(
-        self, make_receiver, allow_local, django_capture_on_commit_callbacks, enqueued  # noqa: ANN001
+        self, make_receiver, allow_local, django_capture_on_commit_callbacks, enqueued
     ) -> None:
         receiver = make_receiver(410)
         [delivery] = _deliveries(_finished_request(callback_url=receiver.url), django_capture_on_commit_callbacks)
@@ -245,7 +254,7 @@ class TestAttempt:
         assert len(receiver.requests) == 1
 
     def test_it_times_out_a_slow_receiver(
-        self, make_receiver, allow_local, django_capture_on_commit_callbacks, enqueued, settings  # noqa: ANN001
+        self, make_receiver, allow_local, django_capture_on_commit_callbacks, enqueued, settings
     ) -> None:
         settings.WEBHOOK_TIMEOUT = 0.5
         receiver = make_receiver(Reply(200, delay=3))
@@ -260,7 +269,7 @@ class TestAttempt:
         assert 400 <= attempt.duration_ms < 2000
 
     def test_it_bounds_the_whole_attempt_when_the_receiver_drips(
-        self, allow_local, django_capture_on_commit_callbacks, enqueued, settings  # noqa: ANN001
+        self, allow_local, django_capture_on_commit_callbacks, enqueued, settings
     ) -> None:
         """One byte every 0.1 s never trips a per-read timeout; the total deadline still holds."""
         settings.WEBHOOK_TIMEOUT = 0.5
@@ -293,7 +302,7 @@ class TestAttempt:
         assert elapsed < 1.5
         assert WebhookAttempt.objects.get(delivery=delivery).error == "timed out after 0.5 s"
 
-    def test_it_records_a_connection_error(self, allow_local, django_capture_on_commit_callbacks, enqueued) -> None:  # noqa: ANN001
+    def test_it_records_a_connection_error(self, allow_local, django_capture_on_commit_callbacks, enqueued) -> None:
         url = f"http://127.0.0.1:{free_port()}/"
         [delivery] = _deliveries(_finished_request(callback_url=url), django_capture_on_commit_callbacks)
 
@@ -303,7 +312,7 @@ class TestAttempt:
         assert attempt.status_code is None and attempt.error.startswith("ConnectionRefusedError")
 
     def test_it_skips_a_delivery_that_is_not_due_or_already_done(
-        self, make_receiver, allow_local, django_capture_on_commit_callbacks, enqueued  # noqa: ANN001
+        self, make_receiver, allow_local, django_capture_on_commit_callbacks, enqueued
     ) -> None:
         receiver = make_receiver(200)
         [delivery] = _deliveries(_finished_request(callback_url=receiver.url), django_capture_on_commit_callbacks)
@@ -318,7 +327,7 @@ class TestAttempt:
 
 class TestSendTimeSSRF:
     def test_it_refuses_a_name_that_now_resolves_to_loopback(
-        self, make_receiver, fake_dns, api_client, django_capture_on_commit_callbacks, enqueued  # noqa: ANN001
+        self, make_receiver, fake_dns, api_client, django_capture_on_commit_callbacks, enqueued
     ) -> None:
         receiver = make_receiver(200)  # on 127.0.0.1: where the rebinding points
         user = f.user()
@@ -339,7 +348,7 @@ class TestSendTimeSSRF:
         )
 
     def test_it_connects_to_the_address_it_checked(
-        self, make_receiver, fake_dns, settings, django_capture_on_commit_callbacks, enqueued  # noqa: ANN001
+        self, make_receiver, fake_dns, settings, django_capture_on_commit_callbacks, enqueued
     ) -> None:
         """Resolve once: a second lookup would now answer 10.9.9.9, and must never be made."""
         settings.WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]
@@ -355,16 +364,33 @@ class TestSendTimeSSRF:
         assert receiver.requests[0].headers["Host"] == f"hooks.example:{receiver.port}"
 
     def test_it_checks_tls_certificates_against_the_host_name(
-        self, tmp_path, fake_dns, settings, django_capture_on_commit_callbacks, enqueued  # noqa: ANN001
+        self, tmp_path, fake_dns, settings, django_capture_on_commit_callbacks, enqueued
     ) -> None:
         """An https connection pinned to the checked IP still sends SNI and verifies the certificate."""
         settings.WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]
         fake_dns.table["hooks.example"] = ["127.0.0.1"]
         key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
         subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=hooks.example",
-             "-addext", "subjectAltName=DNS:hooks.example", "-keyout", str(key), "-out", str(cert)],
-            check=True, capture_output=True,
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=hooks.example",
+                "-addext",
+                "subjectAltName=DNS:hooks.example",
+                "-keyout",
+                str(key),
+                "-out",
+                str(cert),
+            ],
+            check=True,
+            capture_output=True,
         )
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
@@ -393,14 +419,19 @@ class TestSendTimeSSRF:
 
 
 class TestSweep:
-    def test_it_enqueues_due_deliveries_that_lost_their_message(self, enqueued) -> None:  # noqa: ANN001
+    def test_it_enqueues_due_deliveries_that_lost_their_message(self, enqueued) -> None:
         req = _finished_request(callback_url="http://93.184.216.34/")
         now = timezone.now()
 
         def delivery(n: int, status: str, due_in: timedelta | None) -> WebhookDelivery:
             return WebhookDelivery.objects.create(
-                request=req, endpoint=WebhookEndpoint.objects.create(owner=req.requested_by, url=req.callback_url),
-                url=req.callback_url, event_type="test", msg_id=f"msg_{n}", payload={}, status=status,
+                request=req,
+                endpoint=WebhookEndpoint.objects.create(owner=req.requested_by, url=req.callback_url),
+                url=req.callback_url,
+                event_type="test",
+                msg_id=f"msg_{n}",
+                payload={},
+                status=status,
                 next_attempt_at=now + due_in if due_in is not None else None,
             )
 
@@ -416,7 +447,7 @@ class TestSweep:
 
 @pytest.mark.django_db(transaction=True)
 class TestClaim:
-    def test_it_sends_once_when_two_workers_race_for_a_delivery(self, make_receiver, allow_local, enqueued) -> None:  # noqa: ANN001
+    def test_it_sends_once_when_two_workers_race_for_a_delivery(self, make_receiver, allow_local, enqueued) -> None:
         from django.db import connection
 
         receiver = make_receiver(Reply(200, delay=0.3))

@@ -80,7 +80,7 @@ ALLOWED = [
 ]
 
 
-def _dns(fake_dns, url: str, answer: list[str] | None) -> None:  # noqa: ANN001
+def _dns(fake_dns, url: str, answer: list[str] | None) -> None:
     if answer:
         fake_dns.table[url.split("//")[1].split("/")[0].split(":")[0]] = answer
 
@@ -90,7 +90,7 @@ def _ids(table: list) -> list[str]:
 
 
 @pytest.mark.parametrize(("url", "answer", "reason"), REFUSED, ids=_ids(REFUSED))
-def test_it_refuses_each_unsafe_form(fake_dns, url: str, answer, reason: str) -> None:  # noqa: ANN001
+def test_it_refuses_each_unsafe_form(fake_dns, url: str, answer, reason: str) -> None:
     _dns(fake_dns, url, answer)
     with pytest.raises(UnsafeURL) as exc:
         url_check(url)
@@ -100,19 +100,24 @@ def test_it_refuses_each_unsafe_form(fake_dns, url: str, answer, reason: str) ->
 
 
 @pytest.mark.parametrize(("url", "answer", "address"), ALLOWED, ids=_ids(ALLOWED))
-def test_it_allows_public_addresses_and_connects_to_the_checked_one(fake_dns, url: str, answer, address: str) -> None:  # noqa: ANN001
+def test_it_allows_public_addresses_and_connects_to_the_checked_one(fake_dns, url: str, answer, address: str) -> None:
     _dns(fake_dns, url, answer)
     assert url_check(url).address == address
 
 
-def test_it_keeps_host_port_and_path_for_the_request(fake_dns) -> None:  # noqa: ANN001
+def test_it_keeps_host_port_and_path_for_the_request(fake_dns) -> None:
     fake_dns.table["hooks.example.com"] = ["93.184.216.34"]
     checked = url_check("HTTPS://Hooks.Example.com:8443/in/box?x=1#fragment")
-    assert (checked.scheme, checked.host, checked.port, checked.path) == ("https", "hooks.example.com", 8443, "/in/box?x=1")
+    assert (checked.scheme, checked.host, checked.port, checked.path) == (
+        "https",
+        "hooks.example.com",
+        8443,
+        "/in/box?x=1",
+    )
     assert fake_dns.lookups == ["hooks.example.com"]
 
 
-def test_it_exempts_only_the_allowlisted_hosts(fake_dns, settings) -> None:  # noqa: ANN001
+def test_it_exempts_only_the_allowlisted_hosts(fake_dns, settings) -> None:
     settings.WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1", "receiver.local"]
     fake_dns.table.update({"receiver.local": ["10.0.0.7"], "localhost": ["127.0.0.1"]})
     assert url_check("http://127.0.0.1:8080/").address == "127.0.0.1"
@@ -128,17 +133,23 @@ def test_it_allows_nothing_local_by_default() -> None:
     env = {k: v for k, v in os.environ.items() if k != "WEBHOOK_ALLOWED_HOSTS"}
     probe = "from django.conf import settings; print(settings.WEBHOOK_ALLOWED_HOSTS)"
     out = subprocess.run(
-        [sys.executable, "-c", f"import django; django.setup(); {probe}"], cwd=ROOT, env=env,
-        capture_output=True, text=True, timeout=60, check=True,
+        [sys.executable, "-c", f"import django; django.setup(); {probe}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     assert out.stdout.strip() == "[]"
 
 
 # At registration: the API answers 400 problem+json naming the field ------------------------
 
+
 @pytest.mark.django_db
 @pytest.mark.parametrize(("url", "answer", "reason"), REFUSED, ids=_ids(REFUSED))
-def test_it_refuses_unsafe_endpoint_urls_at_registration(api_client, fake_dns, url: str, answer, reason: str) -> None:  # noqa: ANN001
+def test_it_refuses_unsafe_endpoint_urls_at_registration(api_client, fake_dns, url: str, answer, reason: str) -> None:
     _dns(fake_dns, url, answer)
     authenticate(api_client, f.user())
 
@@ -153,7 +164,7 @@ def test_it_refuses_unsafe_endpoint_urls_at_registration(api_client, fake_dns, u
 
 
 @pytest.mark.django_db
-def test_it_registers_a_public_endpoint(api_client, fake_dns) -> None:  # noqa: ANN001
+def test_it_registers_a_public_endpoint(api_client, fake_dns) -> None:
     fake_dns.table["hooks.example.com"] = ["93.184.216.34"]
     authenticate(api_client, f.user())
     resp = api_client.post("/api/v1/webhook-endpoints/", {"url": "https://hooks.example.com/in"}, format="json")
@@ -162,7 +173,7 @@ def test_it_registers_a_public_endpoint(api_client, fake_dns) -> None:  # noqa: 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("url", ["http://127.0.0.1:9/", "http://0x7f000001/", "http://internal.example/"])
-def test_it_refuses_unsafe_callback_urls_on_recommendation_requests(api_client, fake_dns, url: str) -> None:  # noqa: ANN001
+def test_it_refuses_unsafe_callback_urls_on_recommendation_requests(api_client, fake_dns, url: str) -> None:
     fake_dns.table["internal.example"] = ["10.0.0.5"]
     job = f.job()
     authenticate(api_client, job.client.user)
@@ -176,7 +187,7 @@ def test_it_refuses_unsafe_callback_urls_on_recommendation_requests(api_client, 
 
 
 @pytest.mark.django_db
-def test_it_refuses_unsafe_callback_urls_on_bid_suggestions(api_client, fake_dns) -> None:  # noqa: ANN001
+def test_it_refuses_unsafe_callback_urls_on_bid_suggestions(api_client, fake_dns) -> None:
     cleaner = f.cleaner()
     job = f.job()
     authenticate(api_client, cleaner.user)

@@ -116,6 +116,11 @@ class Trained:
 # This data is dominated by client x cleaner factors with many ratings per client, unlike
 # the marketplace the defaults are tuned for: lighter regularisation suits it.
 FACTOR_HEAVY = {
-    "learning_rate": 1e-2, "embedding_lr_scale": 1.0, "hidden": (64, 32), "weight_decay": 1e-4,
-    "embedding_l2": 1e-3, "client_bias_l2": 0.03, "cleaner_bias_l2": 0.03,
+    "learning_rate": 1e-2,
+    "embedding_lr_scale": 1.0,
+    "hidden": (64, 32),
+    "weight_decay": 1e-4,
+    "embedding_l2": 1e-3,
+    "client_bias_l2": 0.03,
+    "cleaner_bias_l2": 0.03,
 }

@@ -21,7 +21,7 @@ from workers.training.train import model_train
 
 
 @pytest.fixture(scope="module")
-def marketplace(django_db_setup, django_db_blocker, tmp_path_factory):  # noqa: ANN001, ANN201
+def marketplace(django_db_setup, django_db_blocker, tmp_path_factory):
     """A small seeded marketplace and a model trained on it, shared by this module."""
     models = tmp_path_factory.mktemp("engine-models")
     with django_db_blocker.unblock():
@@ -98,8 +98,9 @@ def test_it_serves_an_unseen_cleaner_from_the_content_part(marketplace, settings
     job = _open_job()
     prop = job.property
     newcomer = f.cleaner(home_lat=prop.lat, home_lng=prop.lng, services_mask=0b1111111, specialties_mask=0)
-    pro = f.cleaner(home_lat=prop.lat, home_lng=prop.lng, services_mask=0b1111111, specialties_mask=0b1111111,
-                    years_experience=12)
+    pro = f.cleaner(
+        home_lat=prop.lat, home_lng=prop.lng, services_mask=0b1111111, specialties_mask=0b1111111, years_experience=12
+    )
     scored = engine.score_cleaners_for_job(job, limit=500)
     by_id = dict(zip(scored.ids.tolist(), scored.neural_score.tolist()))
     assert newcomer.pk in by_id and pro.pk in by_id
@@ -129,8 +130,11 @@ def test_it_falls_back_to_rule_based_without_torch(marketplace) -> None:
     )
     from django.conf import settings
 
-    env = {**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "config.settings.test",
-           "RECOMMENDATION_MODELS_DIR": str(marketplace["models"])}
+    env = {
+        **__import__("os").environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "RECOMMENDATION_MODELS_DIR": str(marketplace["models"]),
+    }
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "MODE=rule_based" in out.stdout
@@ -149,7 +153,11 @@ def test_it_keeps_serving_when_the_new_version_is_corrupt(marketplace, tmp_path)
     manager = ModelManager(tmp_path)
     assert manager.refresh() and manager.version == "1.0"
     (tmp_path / "hybrid_recommendation_v2.0.pt").write_bytes(b"not a model")
-    meta = (tmp_path / "hybrid_recommendation_v1.0_metadata.json").read_text().replace('"version": "1.0"', '"version": "2.0"')
+    meta = (
+        (tmp_path / "hybrid_recommendation_v1.0_metadata.json")
+        .read_text()
+        .replace('"version": "1.0"', '"version": "2.0"')
+    )
     (tmp_path / "hybrid_recommendation_v2.0_metadata.json").write_text(meta)
     active_version_write("2.0", tmp_path)
     assert manager.refresh()  # still serving

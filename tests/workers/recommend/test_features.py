@@ -31,9 +31,20 @@ WEDNESDAY = 2
 
 # A deep clean on a Wednesday, 9:00 to 12:00, of a large house.
 JOB = {
-    "job_id": 7, "client_id": 3, "lat": LAT, "lng": LNG, "service_idx": SERVICE_TYPES.index("deep"),
-    "weekday": WEDNESDAY, "start_hour": 9.0, "end_hour": 12.0, "duration_hours": 3.0, "budget": 150.0,
-    "property_type_idx": PROPERTY_TYPES.index("house"), "size_sqft": 3000.0, "bedrooms": 4.0, "bathrooms": 2.0,
+    "job_id": 7,
+    "client_id": 3,
+    "lat": LAT,
+    "lng": LNG,
+    "service_idx": SERVICE_TYPES.index("deep"),
+    "weekday": WEDNESDAY,
+    "start_hour": 9.0,
+    "end_hour": 12.0,
+    "duration_hours": 3.0,
+    "budget": 150.0,
+    "property_type_idx": PROPERTY_TYPES.index("house"),
+    "size_sqft": 3000.0,
+    "bedrooms": 4.0,
+    "bathrooms": 2.0,
     "has_pets": 1.0,
 }
 
@@ -41,10 +52,21 @@ JOB = {
 def _cleaners(*rows: dict) -> dict[str, np.ndarray]:
     """Columns of cleaners: each row overrides a cleaner who is near, offers the job's service and is free."""
     defaults = {
-        "cleaner_id": 0, "home_lat": LAT, "home_lng": LNG, "service_radius_km": 10.0, "hourly_rate": 40.0,
-        "years_experience": 5.0, "services_mask": services_to_mask(["standard", "deep"]),
-        "specialties_mask": services_to_mask(["deep"]), "available_days_mask": 0b1111111, "day_start_hour": 8.0,
-        "day_end_hour": 18.0, "verified": 1.0, "quality": 0.8, "reliability": 0.9, "review_count": 12.0,
+        "cleaner_id": 0,
+        "home_lat": LAT,
+        "home_lng": LNG,
+        "service_radius_km": 10.0,
+        "hourly_rate": 40.0,
+        "years_experience": 5.0,
+        "services_mask": services_to_mask(["standard", "deep"]),
+        "specialties_mask": services_to_mask(["deep"]),
+        "available_days_mask": 0b1111111,
+        "day_start_hour": 8.0,
+        "day_end_hour": 18.0,
+        "verified": 1.0,
+        "quality": 0.8,
+        "reliability": 0.9,
+        "review_count": 12.0,
     }
     full = [{**defaults, "cleaner_id": i + 1, **row} for i, row in enumerate(rows)]
     return {key: np.array([r[key] for r in full]) for key in defaults}
@@ -62,7 +84,9 @@ def _haversine_km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
 
 
 def test_it_measures_a_degree_of_latitude_as_111_32_km() -> None:
-    assert distance_km(np.float64(LAT), np.float64(LNG), np.float64(LAT + 1.0), np.float64(LNG)) == pytest.approx(111.32)
+    assert distance_km(np.float64(LAT), np.float64(LNG), np.float64(LAT + 1.0), np.float64(LNG)) == pytest.approx(
+        111.32
+    )
     assert distance_km(np.float64(LAT), np.float64(LNG), np.float64(LAT), np.float64(LNG)) == 0.0
 
 
@@ -102,8 +126,13 @@ def test_it_ignores_bits_beyond_the_known_services() -> None:
 def test_it_computes_the_pair_quantities_of_a_job_and_its_candidates() -> None:
     cleaners = _cleaners(
         {"years_experience": 2.0},  # here, a specialist, but junior for a large house
-        {"home_lat": LAT + 0.09, "service_radius_km": 5.0, "hourly_rate": 50.0,  # 10 km north, 5 km radius
-         "services_mask": SERVICE_BIT["standard"], "specialties_mask": 0},
+        {
+            "home_lat": LAT + 0.09,
+            "service_radius_km": 5.0,
+            "hourly_rate": 50.0,  # 10 km north, 5 km radius
+            "services_mask": SERVICE_BIT["standard"],
+            "specialties_mask": 0,
+        },
     )
 
     pair = pair_columns(broadcast_job(JOB, 2), cleaners)
@@ -146,8 +175,14 @@ def test_it_keeps_the_ratios_finite_for_a_zero_radius_or_budget() -> None:
 
 
 def test_it_builds_the_client_side_in_the_order_of_client_features() -> None:
-    weekend = {**JOB, "weekday": 5, "service_idx": SERVICE_TYPES.index("window"),
-               "property_type_idx": PROPERTY_TYPES.index("office"), "duration_hours": 0.0, "budget": 80.0}
+    weekend = {
+        **JOB,
+        "weekday": 5,
+        "service_idx": SERVICE_TYPES.index("window"),
+        "property_type_idx": PROPERTY_TYPES.index("office"),
+        "duration_hours": 0.0,
+        "budget": 80.0,
+    }
     columns = {key: np.array([JOB[key], weekend[key]], dtype=np.float64) for key in JOB_COLUMNS}
 
     m = client_feature_matrix(columns)
@@ -155,7 +190,9 @@ def test_it_builds_the_client_side_in_the_order_of_client_features() -> None:
     assert m.shape == (2, len(CLIENT_FEATURES)) and m.dtype == np.float32
     row = {name: m[0, i] for i, name in enumerate(CLIENT_FEATURES)}
     assert [name for name in CLIENT_FEATURES if name.startswith(("service_", "property_")) and row[name]] == [
-        "service_deep", "property_house"]
+        "service_deep",
+        "property_house",
+    ]
     assert row["log_budget"] == pytest.approx(math.log1p(150))
     assert row["budget_per_hour"] == pytest.approx(50.0)
     assert row["size_ksqft"] == pytest.approx(3.0)
@@ -169,16 +206,26 @@ def test_it_builds_the_client_side_in_the_order_of_client_features() -> None:
 
 def test_it_builds_the_cleaner_side_in_the_order_of_cleaner_features() -> None:
     cleaners = _cleaners(
-        {"hourly_rate": 35.0, "years_experience": 6.0, "verified": 0.0, "service_radius_km": 12.0,
-         "services_mask": services_to_mask(["standard", "deep", "office"]), "specialties_mask": 0},
+        {
+            "hourly_rate": 35.0,
+            "years_experience": 6.0,
+            "verified": 0.0,
+            "service_radius_km": 12.0,
+            "services_mask": services_to_mask(["standard", "deep", "office"]),
+            "specialties_mask": 0,
+        },
     )
 
     m = cleaner_feature_matrix(cleaners)
 
     assert m.dtype == np.float32
     assert dict(zip(CLEANER_FEATURES, m[0].tolist(), strict=True)) == {
-        "hourly_rate": 35.0, "years_experience": 6.0, "verified": 0.0, "service_radius_km": 12.0,
-        "n_services": 3.0, "n_specialties": 0.0,
+        "hourly_rate": 35.0,
+        "years_experience": 6.0,
+        "verified": 0.0,
+        "service_radius_km": 12.0,
+        "n_services": 3.0,
+        "n_specialties": 0.0,
     }
 
 

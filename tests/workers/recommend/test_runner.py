@@ -13,14 +13,15 @@ pytestmark = pytest.mark.django_db
 Kind = RecommendationRequest.Kind
 
 
-def _fields(instance) -> dict:  # noqa: ANN001
+def _fields(instance) -> dict:
     return {field.attname: getattr(instance, field.attname) for field in type(instance)._meta.concrete_fields}
 
 
 def test_it_loads_the_request_its_job_and_property_as_the_orm_would() -> None:
     job = f.job()
-    req = RecommendationRequest.objects.create(kind=Kind.CLEANERS_FOR_JOB, requested_by=job.client.user, job=job,
-                                               result={"kept": [1, 2]})
+    req = RecommendationRequest.objects.create(
+        kind=Kind.CLEANERS_FOR_JOB, requested_by=job.client.user, job=job, result={"kept": [1, 2]}
+    )
 
     with CaptureQueriesContext(connection) as queries:
         claimed = runner._claim_and_load(str(req.pk))
@@ -41,8 +42,9 @@ def test_it_loads_the_request_its_job_and_property_as_the_orm_would() -> None:
 def test_it_loads_a_bid_suggestions_cleaner_and_sees_the_requesters_endpoints() -> None:
     job, cleaner = f.job(), f.cleaner()
     WebhookEndpoint.objects.create(owner=cleaner.user, url="https://example.com/hook")
-    req = RecommendationRequest.objects.create(kind=Kind.BID_SUGGESTION, requested_by=cleaner.user, job=job,
-                                               cleaner=cleaner)
+    req = RecommendationRequest.objects.create(
+        kind=Kind.BID_SUGGESTION, requested_by=cleaner.user, job=job, cleaner=cleaner
+    )
 
     claimed = runner._claim_and_load(str(req.pk))
 

@@ -41,7 +41,7 @@ def _profiles() -> dict[str, np.ndarray]:
     return {"cleaner_id": np.array([10, 20, 30]), "hourly_rate": np.array([30.0, 40.0, 50.0])}
 
 
-def _jobs(**columns) -> dict[str, np.ndarray]:  # noqa: ANN003
+def _jobs(**columns) -> dict[str, np.ndarray]:
     return {key: np.asarray(value) for key, value in columns.items()}
 
 
@@ -73,17 +73,24 @@ def test_it_scores_each_cleaner_from_the_selected_jobs_only() -> None:
     assert history["review_count"].tolist() == [2, 1, 0]
     assert history["quality"] == pytest.approx([_quality(16, 2, prior), _quality(4, 1, prior), _quality(0, 0, prior)])
     assert history["quality"][2] == pytest.approx((prior - 1) / 9)  # no history: the prior
-    assert history["reliability"] == pytest.approx([
-        _reliability(completed=2, assigned=3, cancelled=1, on_time=1, reviews=2),
-        _reliability(completed=1, assigned=1, cancelled=0, on_time=1, reviews=1),
-        PRIOR_RELIABILITY,
-    ])
+    assert history["reliability"] == pytest.approx(
+        [
+            _reliability(completed=2, assigned=3, cancelled=1, on_time=1, reviews=2),
+            _reliability(completed=1, assigned=1, cancelled=0, on_time=1, reviews=1),
+            PRIOR_RELIABILITY,
+        ]
+    )
     assert history["hourly_rate"].tolist() == [30.0, 40.0, 50.0]  # the profile passes through
 
 
 def test_it_falls_back_to_a_prior_of_seven_without_any_rating() -> None:
-    jobs = _jobs(assigned_cleaner_id=[10, 20], rating=[NAN, 9], on_time=[False, True], completed=[True, True],
-                 cancelled_by_cleaner=[False, False])
+    jobs = _jobs(
+        assigned_cleaner_id=[10, 20],
+        rating=[NAN, 9],
+        on_time=[False, True],
+        completed=[True, True],
+        cancelled_by_cleaner=[False, False],
+    )
 
     history = history_columns(_profiles(), jobs, np.array([True, False]))
 
@@ -95,7 +102,7 @@ def test_it_falls_back_to_a_prior_of_seven_without_any_rating() -> None:
 
 
 @pytest.fixture
-def generated(db) -> None:  # noqa: ANN001
+def generated(db) -> None:
     """300 jobs, 30 cleaners, 60 clients, as the generator makes them (a few seconds)."""
     from app.synthetic.generator import training_data_generate
 
@@ -105,11 +112,12 @@ def generated(db) -> None:  # noqa: ANN001
 def _reviewed_jobs() -> dict[int, tuple[datetime, int, int]]:
     """job id -> (start, assigned cleaner, rating) of every completed job with a review."""
     rows = Review.objects.filter(job__status=CleaningJob.Status.COMPLETED).values_list(
-        "job_id", "job__scheduled_start", "job__assigned_cleaner_id", "rating")
+        "job_id", "job__scheduled_start", "job__assigned_cleaner_id", "rating"
+    )
     return {job_id: (start, cleaner_id, rating) for job_id, start, cleaner_id, rating in rows}
 
 
-def test_it_splits_the_reviewed_jobs_in_time(generated) -> None:  # noqa: ANN001
+def test_it_splits_the_reviewed_jobs_in_time(generated) -> None:
     reviewed = _reviewed_jobs()
 
     data = training_set_load(val_fraction=0.2)
@@ -126,7 +134,7 @@ def test_it_splits_the_reviewed_jobs_in_time(generated) -> None:  # noqa: ANN001
     assert len(val_ids) < 0.3 * len(reviewed)
 
 
-def test_it_pairs_each_job_with_its_cleaner_and_its_rating(generated) -> None:  # noqa: ANN001
+def test_it_pairs_each_job_with_its_cleaner_and_its_rating(generated) -> None:
     reviewed = _reviewed_jobs()
 
     data = training_set_load()
@@ -140,18 +148,19 @@ def test_it_pairs_each_job_with_its_cleaner_and_its_rating(generated) -> None:  
         assert pairs.relevance.tolist() == [1.0] * len(ids)
 
 
-def test_it_scores_cleaners_from_the_training_slice_only(generated) -> None:  # noqa: ANN001
+def test_it_scores_cleaners_from_the_training_slice_only(generated) -> None:
     data = training_set_load()
     split = datetime.fromisoformat(data.split_at)
 
     before = Review.objects.filter(job__scheduled_start__lt=split)
-    for cleaner_id, count in zip(data.val.cleaner["cleaner_id"].tolist(), data.val.cleaner["review_count"].tolist(),
-                                 strict=True):
+    for cleaner_id, count in zip(
+        data.val.cleaner["cleaner_id"].tolist(), data.val.cleaner["review_count"].tolist(), strict=True
+    ):
         assert count == before.filter(job__assigned_cleaner_id=cleaner_id).count(), cleaner_id
     assert data.val.cleaner["review_count"].sum() > 0
 
 
-def test_it_ranks_validation_jobs_by_all_their_bidders(generated) -> None:  # noqa: ANN001
+def test_it_ranks_validation_jobs_by_all_their_bidders(generated) -> None:
     data = training_set_load()
     bidders = data.val_bidders
 
@@ -159,10 +168,13 @@ def test_it_ranks_validation_jobs_by_all_their_bidders(generated) -> None:  # no
     groups, counts = np.unique(bidders.group, return_counts=True)
     assert set(groups.tolist()) <= set(data.val.group.tolist())
     assert counts.min() >= 2  # a job with one bidder says nothing about order
-    status = dict(((j, c), s) for j, c, s in Bid.objects.filter(job_id__in=groups.tolist())
-                  .values_list("job_id", "cleaner_id", "status"))
-    for job_id, cleaner_id, relevance in zip(bidders.group.tolist(), bidders.cleaner["cleaner_id"].tolist(),
-                                             bidders.relevance.tolist(), strict=True):
+    status = dict(
+        ((j, c), s)
+        for j, c, s in Bid.objects.filter(job_id__in=groups.tolist()).values_list("job_id", "cleaner_id", "status")
+    )
+    for job_id, cleaner_id, relevance in zip(
+        bidders.group.tolist(), bidders.cleaner["cleaner_id"].tolist(), bidders.relevance.tolist(), strict=True
+    ):
         assert relevance == (1.0 if status[(job_id, cleaner_id)] == Bid.Status.ACCEPTED else 0.0)
     assert sum(bidders.relevance) >= 1
 

@@ -15,8 +15,14 @@ from workers.training.gate import promotion_decide
 TOLERANCE = {"pairwise_accuracy": 0.125, "ndcg_at_5": 0.125, "r2": 0.0625}
 
 
-def evaluation(pairwise: float | None = 0.75, ndcg: float | None = 0.75, r2: float | None = 0.5, *,
-               rule_pairwise: float | None = 0.625, scorer: str = "neural") -> dict:
+def evaluation(
+    pairwise: float | None = 0.75,
+    ndcg: float | None = 0.75,
+    r2: float | None = 0.5,
+    *,
+    rule_pairwise: float | None = 0.625,
+    scorer: str = "neural",
+) -> dict:
     """An evaluation in model_train's format: ranking metrics per scorer, and the model's R²."""
     return {
         "r2": r2,
@@ -27,11 +33,12 @@ def evaluation(pairwise: float | None = 0.75, ndcg: float | None = 0.75, r2: flo
     }
 
 
-def decide(candidate: dict, champion: dict | None = None, **kwargs) -> dict:  # noqa: ANN003
+def decide(candidate: dict, champion: dict | None = None, **kwargs) -> dict:
     kwargs.setdefault("tolerance", TOLERANCE)
     kwargs.setdefault("scorer", "neural")
-    return promotion_decide(candidate=candidate, champion=champion,
-                            champion_version=None if champion is None else "1.0", **kwargs)
+    return promotion_decide(
+        candidate=candidate, champion=champion, champion_version=None if champion is None else "1.0", **kwargs
+    )
 
 
 # Without a champion: against the rule-based scorer ----------------------------------------------
@@ -56,7 +63,7 @@ def test_it_rejects_a_first_model_that_only_ties_or_trails_the_rules(rule: float
 
 
 @pytest.mark.parametrize(("mine", "rule"), [(None, 0.625), (0.75, None), (math.nan, 0.625), (0.75, math.inf)])
-def test_it_rejects_a_first_model_when_there_is_no_ranking_to_compare(mine, rule) -> None:  # noqa: ANN001
+def test_it_rejects_a_first_model_when_there_is_no_ranking_to_compare(mine, rule) -> None:
     d = decide(evaluation(pairwise=mine, rule_pairwise=rule))
 
     assert d["verdict"] == "reject"
@@ -70,13 +77,27 @@ def test_it_promotes_a_candidate_no_worse_than_the_champion() -> None:
     d = decide(evaluation(pairwise=0.8125, ndcg=0.75, r2=0.5), evaluation(pairwise=0.75, ndcg=0.8125, r2=0.5))
 
     assert d["verdict"] == "promote"
-    assert d["reason"] == ("no worse than 1.0 beyond the tolerance: pairwise_accuracy 0.8125 vs 0.7500, "
-                           "ndcg_at_5 0.7500 vs 0.8125, r2 0.5000 vs 0.5000")
+    assert d["reason"] == (
+        "no worse than 1.0 beyond the tolerance: pairwise_accuracy 0.8125 vs 0.7500, "
+        "ndcg_at_5 0.7500 vs 0.8125, r2 0.5000 vs 0.5000"
+    )
     assert d["comparisons"] == [
-        {"metric": "pairwise_accuracy", "candidate": 0.8125, "champion": 0.75, "difference": 0.0625,
-         "tolerance": 0.125, "ok": True},
-        {"metric": "ndcg_at_5", "candidate": 0.75, "champion": 0.8125, "difference": -0.0625, "tolerance": 0.125,
-         "ok": True},
+        {
+            "metric": "pairwise_accuracy",
+            "candidate": 0.8125,
+            "champion": 0.75,
+            "difference": 0.0625,
+            "tolerance": 0.125,
+            "ok": True,
+        },
+        {
+            "metric": "ndcg_at_5",
+            "candidate": 0.75,
+            "champion": 0.8125,
+            "difference": -0.0625,
+            "tolerance": 0.125,
+            "ok": True,
+        },
         {"metric": "r2", "candidate": 0.5, "champion": 0.5, "difference": 0.0, "tolerance": 0.0625, "ok": True},
     ]
     assert d["champion"] == {"pairwise_accuracy": 0.75, "ndcg_at_5": 0.8125, "r2": 0.5}
@@ -99,7 +120,10 @@ def test_it_rejects_a_candidate_worse_by_more_than_the_tolerance_naming_the_metr
         "r2 0.4375 vs the champion's 0.5000 (worse by 0.0625, tolerance 0.0625)"
     )
     assert [(c["metric"], c["ok"]) for c in d["comparisons"]] == [
-        ("pairwise_accuracy", True), ("ndcg_at_5", False), ("r2", False)]
+        ("pairwise_accuracy", True),
+        ("ndcg_at_5", False),
+        ("r2", False),
+    ]
 
 
 def test_it_skips_a_metric_either_side_lacks_and_decides_on_the_rest() -> None:
@@ -127,7 +151,7 @@ def test_it_rejects_when_no_metric_can_be_compared() -> None:
 # Defaults from the settings ---------------------------------------------------------------------
 
 
-def test_it_takes_the_tolerance_from_the_settings(settings) -> None:  # noqa: ANN001
+def test_it_takes_the_tolerance_from_the_settings(settings) -> None:
     settings.RECOMMENDATION_PROMOTION_TOLERANCE = {"pairwise_accuracy": 0.25, "ndcg_at_5": 0.25, "r2": 0.25}
     candidate, champion = evaluation(pairwise=0.5, ndcg=0.5, r2=0.25), evaluation(pairwise=0.75, ndcg=0.75, r2=0.5)
 
@@ -138,7 +162,7 @@ def test_it_takes_the_tolerance_from_the_settings(settings) -> None:  # noqa: AN
 
 
 @pytest.mark.parametrize(("mode", "scorer"), [("ensemble", "ensemble"), ("neural", "neural"), ("rule_based", "neural")])
-def test_it_judges_the_scorer_the_service_serves_with(settings, mode: str, scorer: str) -> None:  # noqa: ANN001
+def test_it_judges_the_scorer_the_service_serves_with(settings, mode: str, scorer: str) -> None:
     settings.RECOMMENDATION_MODE = mode
     candidate = evaluation(pairwise=0.875, scorer=scorer)
 

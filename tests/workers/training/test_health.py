@@ -32,8 +32,14 @@ def _job_recommendations(*, viewed: int, bids: int, accepted: int, days_ago: flo
     start = timezone.now()
     JobRecommendation.objects.bulk_create(
         JobRecommendation(
-            cleaner=cleaners[i % 10], job=jobs[i // 10 % 10], score=0.5, rank=1 + i % 10, mode="ensemble",
-            was_viewed=True, was_bid_placed=i < bids, was_bid_accepted=i < accepted,
+            cleaner=cleaners[i % 10],
+            job=jobs[i // 10 % 10],
+            score=0.5,
+            rank=1 + i % 10,
+            mode="ensemble",
+            was_viewed=True,
+            was_bid_placed=i < bids,
+            was_bid_accepted=i < accepted,
         )
         for i in range(viewed)
     )
@@ -86,11 +92,16 @@ def test_it_alerts_on_an_offline_drop_and_ignores_thin_volumes(marketplace, sett
     registry.model_version_activate(version=version, by=None, check_files=versions.model_files_check_local)
     _job_recommendations(viewed=10, bids=0, accepted=0, days_ago=1)  # a 100% drop, but on 10 views only
 
-    check = model_health_check(evaluate=lambda v: {"r2": 0.0, "ranking": {"ensemble": {"pairwise_accuracy": 0.3,
-                                                                                         "ndcg_at_5": 0.5}}})
+    check = model_health_check(
+        evaluate=lambda v: {"r2": 0.0, "ranking": {"ensemble": {"pairwise_accuracy": 0.3, "ndcg_at_5": 0.5}}}
+    )
 
     assert check.verdict == "degraded" and not check.alerted  # no operator endpoint: only logged
-    assert [p.split(" fell")[0] for p in check.problems] == ["offline pairwise_accuracy", "offline ndcg_at_5", "offline r2"]
+    assert [p.split(" fell")[0] for p in check.problems] == [
+        "offline pairwise_accuracy",
+        "offline ndcg_at_5",
+        "offline r2",
+    ]
 
 
 def test_it_records_that_there_is_nothing_to_check() -> None:
@@ -98,12 +109,18 @@ def test_it_records_that_there_is_nothing_to_check() -> None:
 
 
 def test_it_schedules_the_monthly_retrain_and_the_daily_check() -> None:
-    call_command("setup_schedules", stdout=open("/dev/null", "w"))  # noqa: SIM115
-    call_command("setup_schedules", stdout=open("/dev/null", "w"))  # noqa: SIM115 - idempotent
+    call_command("setup_schedules", stdout=open("/dev/null", "w"))
+    call_command("setup_schedules", stdout=open("/dev/null", "w"))
 
     retrain = PeriodicTask.objects.get(task=names.RETRAIN)
     cron = retrain.crontab
-    assert (cron.minute, cron.hour, cron.day_of_month, cron.month_of_year, cron.day_of_week) == ("0", "3", "1", "*", "*")
+    assert (cron.minute, cron.hour, cron.day_of_month, cron.month_of_year, cron.day_of_week) == (
+        "0",
+        "3",
+        "1",
+        "*",
+        "*",
+    )
     assert str(cron.timezone) == "UTC" and retrain.queue == "training" and retrain.interval is None
     check = PeriodicTask.objects.get(task=names.MODEL_HEALTH_CHECK)
     assert (check.crontab.hour, check.crontab.minute, check.crontab.day_of_month) == ("4", "0", "*")

@@ -20,22 +20,29 @@ from tests.support.auth import authenticate
 
 pytestmark = pytest.mark.django_db
 
-ANSWER = {"id": "0b0c4e1e-6a39-4c57-a2a7-3f0e9a4f6a11", "kind": "cleaners_for_job", "status": "succeeded",
-          "result": {"job_id": 0, "mode": "ensemble", "candidates": 200, "cleaners": []}, "error": None,
-          "created_at": "2026-11-26T10:00:00Z", "finished_at": "2026-11-26T10:00:00.012Z"}
+ANSWER = {
+    "id": "0b0c4e1e-6a39-4c57-a2a7-3f0e9a4f6a11",
+    "kind": "cleaners_for_job",
+    "status": "succeeded",
+    "result": {"job_id": 0, "mode": "ensemble", "candidates": 200, "cleaners": []},
+    "error": None,
+    "created_at": "2026-11-26T10:00:00Z",
+    "finished_at": "2026-11-26T10:00:00.012Z",
+}
 
 
 def _seed(user_id: int, job_id: int, *, limit: int = 10, mode: str = "") -> dict:
     """A fresh cached answer to (user, job, limit, mode), as the worker leaves one."""
-    found = cache_lookup(kind="cleaners_for_job", user_id=user_id, job_id=job_id, cleaner_id=None, limit=limit,
-                         mode=mode)
+    found = cache_lookup(
+        kind="cleaners_for_job", user_id=user_id, job_id=job_id, cleaner_id=None, limit=limit, mode=mode
+    )
     answer = {**ANSWER, "result": {**ANSWER["result"], "job_id": job_id, "limit": limit, "mode": mode, "for": user_id}}
     cache_put(found.token, answer)
     return answer
 
 
 @pytest.fixture
-def asked(db):  # noqa: ANN001, ANN201, ARG001
+def asked(db):
     """A client's job with cached answers for limit 10 (also the default) and for 5 with a mode."""
     job = f.job()
     _seed(job.client.user_id, job.pk)
@@ -43,27 +50,27 @@ def asked(db):  # noqa: ANN001, ANN201, ARG001
     return job
 
 
-def _post(api_client, url: str, body: bytes | None, **extra):  # noqa: ANN001, ANN003, ANN202
+def _post(api_client, url: str, body: bytes | None, **extra):
     content_type = extra.pop("content_type", "application/json")
     if body is None:
         return api_client.generic("POST", url, **extra)
     return api_client.generic("POST", url, body, content_type=content_type, **extra)
 
 
-def _without_fast_path(monkeypatch, fn):  # noqa: ANN001, ANN202
+def _without_fast_path(monkeypatch, fn):
     with monkeypatch.context() as m:
-        m.setattr(fast, "answer_from_cache", lambda *a, **k: None)  # noqa: ARG005
+        m.setattr(fast, "answer_from_cache", lambda *a, **k: None)
         return fn()
 
 
-def _same(fast_answer, full_answer) -> None:  # noqa: ANN001
+def _same(fast_answer, full_answer) -> None:
     assert fast_answer.status_code == full_answer.status_code, (fast_answer.content, full_answer.content)
     assert fast_answer["Content-Type"] == full_answer["Content-Type"]
     assert fast_answer.content == full_answer.content
     assert set(fast_answer.headers) == set(full_answer.headers)
 
 
-def _as_owner(api_client, job) -> str:  # noqa: ANN001
+def _as_owner(api_client, job) -> str:
     """Authenticate as the job's owner, as a client that asked before: the fast path knows the token."""
     authenticate(api_client, job.client.user)
     # The first request finds the token in the database, the second teaches this process its user.
@@ -73,7 +80,7 @@ def _as_owner(api_client, job) -> str:  # noqa: ANN001
 
 
 @pytest.fixture
-def drf_calls(monkeypatch) -> list:  # noqa: ANN001
+def drf_calls(monkeypatch) -> list:
     """The requests DRF's view handled (the rest the fast path answered)."""
     calls = []
     real = APIView.dispatch
@@ -115,10 +122,11 @@ VARIANTS = [
 ]
 
 
-@pytest.mark.parametrize(("body", "extra", "expected", "answered_fast"), [v[1:] for v in VARIANTS],
-                         ids=[v[0] for v in VARIANTS])
-def test_it_answers_every_variant_as_the_view_does(  # noqa: PLR0913
-    api_client, asked, monkeypatch, drf_calls, body, extra, expected, answered_fast  # noqa: ANN001
+@pytest.mark.parametrize(
+    ("body", "extra", "expected", "answered_fast"), [v[1:] for v in VARIANTS], ids=[v[0] for v in VARIANTS]
+)
+def test_it_answers_every_variant_as_the_view_does(
+    api_client, asked, monkeypatch, drf_calls, body, extra, expected, answered_fast
 ) -> None:
     _as_owner(api_client, asked)
     url = f"/api/v1/jobs/{asked.pk}/recommendations/"
@@ -135,9 +143,11 @@ def test_it_answers_every_variant_as_the_view_does(  # noqa: PLR0913
     _same(with_fast, without)
 
 
-@pytest.mark.parametrize("header", ["Bearer {key}", "Token", "Token {key} extra", "Token nosuchtoken",
-                                   "Token\xa0{key}", "Basic dXNlcjpwdw=="])
-def test_it_leaves_other_credentials_to_the_view(api_client, asked, monkeypatch, header) -> None:  # noqa: ANN001
+@pytest.mark.parametrize(
+    "header",
+    ["Bearer {key}", "Token", "Token {key} extra", "Token nosuchtoken", "Token\xa0{key}", "Basic dXNlcjpwdw=="],
+)
+def test_it_leaves_other_credentials_to_the_view(api_client, asked, monkeypatch, header) -> None:
     key = _as_owner(api_client, asked)
     url = f"/api/v1/jobs/{asked.pk}/recommendations/"
     api_client.credentials(HTTP_AUTHORIZATION=header.format(key=key))
@@ -149,7 +159,7 @@ def test_it_leaves_other_credentials_to_the_view(api_client, asked, monkeypatch,
     _same(with_fast, without)
 
 
-def test_it_reads_the_token_header_as_drf_does(rf) -> None:  # noqa: ANN001
+def test_it_reads_the_token_header_as_drf_does(rf) -> None:
     def key(header: str) -> str | None:
         return token_from_header(rf.post("/", HTTP_AUTHORIZATION=header))
 
@@ -164,11 +174,12 @@ def test_it_reads_the_token_header_as_drf_does(rf) -> None:  # noqa: ANN001
 def test_it_answers_a_plain_repeated_question_without_drf(api_client, asked, monkeypatch) -> None:
     _as_owner(api_client, asked)
     url = f"/api/v1/jobs/{asked.pk}/recommendations/"
-    monkeypatch.setattr(APIView, "dispatch", lambda *a, **k: pytest.fail("DRF was asked"))  # noqa: ARG005
+    monkeypatch.setattr(APIView, "dispatch", lambda *a, **k: pytest.fail("DRF was asked"))
     commands = []
     real = redis.Redis.execute_command
-    monkeypatch.setattr(redis.Redis, "execute_command",
-                        lambda self, *args, **kw: commands.append(args[0]) or real(self, *args, **kw))
+    monkeypatch.setattr(
+        redis.Redis, "execute_command", lambda self, *args, **kw: commands.append(args[0]) or real(self, *args, **kw)
+    )
 
     answer = _post(api_client, url, b'{"limit": 10}')
 
@@ -194,8 +205,11 @@ def test_a_wrong_guess_of_the_tokens_user_reads_nothing_of_that_user(api_client,
     assert json.loads(answer.content)["result"]["for"] == owner.pk
     assert fast._token_users[throttle_ident(key)] == owner.pk  # corrected for the next question
     # And with nothing cached for the owner, the operator's answer is not served either.
-    redis_client().delete(cache_lookup(kind="cleaners_for_job", user_id=owner.pk, job_id=asked.pk, cleaner_id=None,
-                                       limit=10, mode="").token.rpartition("#")[0])
+    redis_client().delete(
+        cache_lookup(
+            kind="cleaners_for_job", user_id=owner.pk, job_id=asked.pk, cleaner_id=None, limit=10, mode=""
+        ).token.rpartition("#")[0]
+    )
     fast._token_users[throttle_ident(key)] = other.pk
     assert _post(api_client, url, b'{"limit": 10}').status_code == 202
 
@@ -220,8 +234,10 @@ def test_a_miss_is_counted_once_and_looked_up_once(api_client, monkeypatch) -> N
 
 
 @pytest.mark.parametrize("who", ["operator", "cleaner", "another client"])
-def test_it_leaves_everyone_but_the_owner_to_the_view(api_client, asked, monkeypatch, who) -> None:  # noqa: ANN001
-    user = {"operator": f.operator, "cleaner": lambda: f.cleaner().user, "another client": lambda: f.client().user}[who]()
+def test_it_leaves_everyone_but_the_owner_to_the_view(api_client, asked, monkeypatch, who) -> None:
+    user = {"operator": f.operator, "cleaner": lambda: f.cleaner().user, "another client": lambda: f.client().user}[
+        who
+    ]()
     if who != "another client":  # only they could have an answer cached under their id
         _seed(user.pk, asked.pk)
     authenticate(api_client, user)
@@ -247,8 +263,14 @@ def test_it_leaves_a_throttled_user_to_the_view(api_client, asked, monkeypatch) 
 
 def test_it_leaves_an_inactive_users_record_to_the_view(api_client, asked) -> None:
     key = f.token(asked.client.user)
-    record = {"id": asked.client.user_id, "username": "x", "role": "client", "is_staff": False,
-              "is_superuser": False, "is_active": False}
+    record = {
+        "id": asked.client.user_id,
+        "username": "x",
+        "role": "client",
+        "is_staff": False,
+        "is_superuser": False,
+        "is_active": False,
+    }
     redis_client().set(auth_cache_key(key), json.dumps(record), ex=60)  # as if written behind the ORM's back
     authenticate(api_client, asked.client.user)
 
@@ -257,7 +279,7 @@ def test_it_leaves_an_inactive_users_record_to_the_view(api_client, asked) -> No
     assert answer.status_code == 401
 
 
-def test_it_leaves_everything_to_the_view_when_redis_is_unreachable(api_client, asked, redis_unreachable) -> None:  # noqa: ANN001, ARG001
+def test_it_leaves_everything_to_the_view_when_redis_is_unreachable(api_client, asked, redis_unreachable) -> None:
     authenticate(api_client, asked.client.user)
 
     answer = _post(api_client, f"/api/v1/jobs/{asked.pk}/recommendations/", b'{"limit": 10}')
@@ -266,7 +288,7 @@ def test_it_leaves_everything_to_the_view_when_redis_is_unreachable(api_client, 
     assert answer.status_code == 202, answer.content
 
 
-def test_an_operator_is_answered_by_the_view_under_the_subjects_variant(api_client, settings, drf_calls) -> None:  # noqa: ANN001
+def test_an_operator_is_answered_by_the_view_under_the_subjects_variant(api_client, settings, drf_calls) -> None:
     from app.recommendations.experiments import experiment_assign_for_user
 
     settings.RECOMMENDATION_AB_TEST_ENABLED = True
@@ -277,8 +299,14 @@ def test_an_operator_is_answered_by_the_view_under_the_subjects_variant(api_clie
         operator = f.operator()  # one in the other variant
     # An answer under the operator's own variant: not the question the view asks on the
     # cleaner's behalf (the cleaner's variant).
-    found = cache_lookup(kind="jobs_for_cleaner", user_id=operator.pk, job_id=None, cleaner_id=cleaner.pk, limit=10,
-                         mode=experiment_assign_for_user(user_id=operator.pk).cache_mode)
+    found = cache_lookup(
+        kind="jobs_for_cleaner",
+        user_id=operator.pk,
+        job_id=None,
+        cleaner_id=cleaner.pk,
+        limit=10,
+        mode=experiment_assign_for_user(user_id=operator.pk).cache_mode,
+    )
     cache_put(found.token, ANSWER)
     authenticate(api_client, operator)
     url = f"/api/v1/cleaners/{cleaner.pk}/recommendations/"

@@ -19,21 +19,28 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def world():  # noqa: ANN201
+def world():
     job = f.job()
     other_job = f.job()
     cleaner = f.cleaner()
     other_cleaner = f.cleaner()
     return {
-        "job": job, "other_job": other_job, "cleaner": cleaner, "other_cleaner": other_cleaner,
-        "client": job.client.user, "operator": f.operator(),
+        "job": job,
+        "other_job": other_job,
+        "cleaner": cleaner,
+        "other_cleaner": other_cleaner,
+        "client": job.client.user,
+        "operator": f.operator(),
     }
 
 
 @pytest.mark.parametrize(
     ("who", "target", "expected"),
     [
-        ("client", "job", 202), ("client", "other_job", 404), ("cleaner", "job", 404), ("operator", "job", 202),
+        ("client", "job", 202),
+        ("client", "other_job", 404),
+        ("cleaner", "job", 404),
+        ("operator", "job", 202),
         ("operator", "other_job", 202),
     ],
 )
@@ -49,8 +56,12 @@ def test_it_lets_only_the_owner_or_an_operator_ask_for_cleaners(api_client, worl
 
 @pytest.mark.parametrize(
     ("who", "target", "expected"),
-    [("cleaner", "cleaner", 202), ("cleaner", "other_cleaner", 404), ("client", "cleaner", 404),
-     ("operator", "other_cleaner", 202)],
+    [
+        ("cleaner", "cleaner", 202),
+        ("cleaner", "other_cleaner", 404),
+        ("client", "cleaner", 404),
+        ("operator", "other_cleaner", 202),
+    ],
 )
 def test_it_lets_a_cleaner_ask_only_for_their_own_jobs(api_client, world, who, target, expected) -> None:
     user = world["cleaner"].user if who == "cleaner" else world[who]
@@ -85,8 +96,14 @@ def test_it_shows_a_request_to_its_owner_and_operators_only(api_client, world) -
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [({"limit": 0}, "limit"), ({"limit": 101}, "limit"), ({"limit": "ten"}, "limit"), ({"mode": "magic"}, "mode"),
-     ({"callback_url": "http://127.0.0.1/hook"}, "callback_url"), ({"callback_url": "ftp://x.example/"}, "callback_url")],
+    [
+        ({"limit": 0}, "limit"),
+        ({"limit": 101}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"mode": "magic"}, "mode"),
+        ({"callback_url": "http://127.0.0.1/hook"}, "callback_url"),
+        ({"callback_url": "ftp://x.example/"}, "callback_url"),
+    ],
 )
 def test_it_names_the_offending_field(api_client, world, body, field) -> None:
     authenticate(api_client, world["client"])
@@ -107,7 +124,9 @@ def test_it_refuses_a_bad_wait(api_client, world, query) -> None:
 
 def test_it_answers_malformed_json_with_a_problem(api_client, world) -> None:
     authenticate(api_client, world["client"])
-    resp = api_client.post(f"/api/v1/jobs/{world['job'].pk}/recommendations/", "{not json", content_type="application/json")
+    resp = api_client.post(
+        f"/api/v1/jobs/{world['job'].pk}/recommendations/", "{not json", content_type="application/json"
+    )
     assert resp.status_code == 400 and resp["Content-Type"] == "application/problem+json"
 
 
@@ -115,7 +134,7 @@ def test_it_answers_malformed_json_with_a_problem(api_client, world) -> None:
 def test_it_answers_503_when_the_queue_is_down(api_client, world, monkeypatch) -> None:
     from app.recommendations import services
 
-    def broken(req) -> None:  # noqa: ANN001
+    def broken(req) -> None:
         raise ConnectionError("broker down")
 
     monkeypatch.setattr(services, "_enqueue", broken)

@@ -18,28 +18,47 @@ URL = "/api/v1/recommendations/stats/"
 pytestmark = pytest.mark.django_db
 
 
-def _job_rows(job, cleaner, when, variant: str, version: str, flags: list[tuple[int, int, int]]) -> None:  # noqa: ANN001
+def _job_rows(job, cleaner, when, variant: str, version: str, flags: list[tuple[int, int, int]]) -> None:
     start = JobRecommendation.objects.count()
-    rows = JobRecommendation.objects.bulk_create([
-        JobRecommendation(
-            job=job, cleaner=cleaner, score=0.5, rank=start + i + 1, mode=Mode.ENSEMBLE, variant=variant,
-            model_version=version, was_viewed=bool(v), was_bid_placed=bool(b), was_bid_accepted=bool(a),
-        )
-        for i, (v, b, a) in enumerate(flags)
-    ])
+    rows = JobRecommendation.objects.bulk_create(
+        [
+            JobRecommendation(
+                job=job,
+                cleaner=cleaner,
+                score=0.5,
+                rank=start + i + 1,
+                mode=Mode.ENSEMBLE,
+                variant=variant,
+                model_version=version,
+                was_viewed=bool(v),
+                was_bid_placed=bool(b),
+                was_bid_accepted=bool(a),
+            )
+            for i, (v, b, a) in enumerate(flags)
+        ]
+    )
     # created_at is auto_now_add: move the rows to the day under test afterwards.
     JobRecommendation.objects.filter(pk__in=[r.pk for r in rows]).update(created_at=when)
 
 
-def _cleaner_rows(job, cleaner, when, variant: str, version: str, flags: list[tuple[int, int]]) -> None:  # noqa: ANN001
+def _cleaner_rows(job, cleaner, when, variant: str, version: str, flags: list[tuple[int, int]]) -> None:
     start = CleanerRecommendation.objects.count()
-    rows = CleanerRecommendation.objects.bulk_create([
-        CleanerRecommendation(
-            job=job, cleaner=cleaner, score=0.5, rank=start + i + 1, mode=Mode.ENSEMBLE, variant=variant,
-            model_version=version, was_viewed=bool(v), was_hired=bool(h),
-        )
-        for i, (v, h) in enumerate(flags)
-    ])
+    rows = CleanerRecommendation.objects.bulk_create(
+        [
+            CleanerRecommendation(
+                job=job,
+                cleaner=cleaner,
+                score=0.5,
+                rank=start + i + 1,
+                mode=Mode.ENSEMBLE,
+                variant=variant,
+                model_version=version,
+                was_viewed=bool(v),
+                was_hired=bool(h),
+            )
+            for i, (v, h) in enumerate(flags)
+        ]
+    )
     CleanerRecommendation.objects.filter(pk__in=[r.pk for r in rows]).update(created_at=when)
 
 
@@ -59,15 +78,22 @@ def marketplace_rows() -> dict:
     return {"day1": day1.date().isoformat(), "day2": day2.date().isoformat()}
 
 
-def _get(api_client, user: User | None, **params):  # noqa: ANN201, ANN001
+def _get(api_client, user: User | None, **params):
     if user is not None:
         authenticate(api_client, user)
     return api_client.get(URL, params)
 
 
-def _jobs(total, viewed, bid, accepted, view_rate, bid_rate, acceptance_rate) -> dict:  # noqa: ANN001
-    return {"total": total, "viewed": viewed, "bid_placed": bid, "accepted": accepted, "view_rate": view_rate,
-            "bid_rate": bid_rate, "acceptance_rate": acceptance_rate}
+def _jobs(total, viewed, bid, accepted, view_rate, bid_rate, acceptance_rate) -> dict:
+    return {
+        "total": total,
+        "viewed": viewed,
+        "bid_placed": bid,
+        "accepted": accepted,
+        "view_rate": view_rate,
+        "bid_rate": bid_rate,
+        "acceptance_rate": acceptance_rate,
+    }
 
 
 def test_it_computes_the_job_funnel_overall_and_per_variant_version_and_day(api_client, marketplace_rows) -> None:
@@ -85,7 +111,9 @@ def test_it_computes_the_job_funnel_overall_and_per_variant_version_and_day(api_
     unassigned = _jobs(1, 1, 0, 0, 1.0, 0.0, None)
     assert jobs["by_variant"] == [{"variant": None, **unassigned}, {"variant": "A", **a}, {"variant": "B", **b}]
     assert jobs["by_model_version"] == [
-        {"model_version": None, **unassigned}, {"model_version": "v1", **a}, {"model_version": "v2", **b},
+        {"model_version": None, **unassigned},
+        {"model_version": "v1", **a},
+        {"model_version": "v2", **b},
     ]
     assert jobs["by_day"] == [
         {"day": marketplace_rows["day1"], **a},
@@ -113,7 +141,10 @@ def test_it_widens_the_window_with_days(api_client, marketplace_rows) -> None:
 def test_it_answers_nulls_on_an_empty_window(api_client) -> None:
     body = _get(api_client, f.operator(), days=1).json()
     assert body["job_recommendations"] == {
-        "overall": _jobs(0, 0, 0, 0, None, None, None), "by_variant": [], "by_model_version": [], "by_day": [],
+        "overall": _jobs(0, 0, 0, 0, None, None, None),
+        "by_variant": [],
+        "by_model_version": [],
+        "by_day": [],
     }
     assert body["cleaner_recommendations"]["overall"]["hire_rate"] is None
 
