@@ -1,40 +1,29 @@
-"""Shared fixtures: users with tokens, a small marketplace, and a real Celery worker process.
+"""The suite's fixtures: every test gets its own models directory and no stale cached authentication.
 
 Tests run against real services: the database of DATABASE_URL (SQLite by default) and the
 Redis of REDIS_URL (`make test` starts an embedded one when it is unset). Async paths go
-through a real worker process over Redis, never eager mode.
+through a real worker process over Redis, never eager mode (tests/support/processes.py).
+
+What tests in several folders share lives in tests/support/, loaded here as plugins; a
+folder's own fixtures stay in its conftest.py.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+# Before the plugins import them: a failed assert inside a helper shows its values too.
+pytest.register_assert_rewrite("tests.support")
 
-
-def _test_database_url() -> str:
-    """The URL of the test database pytest-django created, for processes we start."""
-    from django.db import connection
-
-    s = connection.settings_dict
-    if s["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{s['NAME']}"
-    user = s.get("USER") or ""
-    password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
-    auth = f"{user}{password}@" if user else ""
-    return f"postgres://{auth}{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}/{s['NAME']}"
-
-
-@pytest.fixture(scope="session")
-def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("models")
+pytest_plugins = [
+    "tests.support.auth",
+    "tests.support.net",
+    "tests.support.processes",
+    "tests.support.training",
+    "tests.support.webhooks",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -48,196 +37,10 @@ def _no_stale_authentication() -> None:
         if keys:
             client().delete(*keys)
         fast._token_users.clear()
-    except Exception:  # tests without Django or Redis
+    except Exception:
         pass
 
 
 @pytest.fixture(autouse=True)
 def _isolated_models_dir(settings, models_dir: Path) -> None:
     settings.RECOMMENDATION_MODELS_DIR = models_dir
-
-
-class WorkerProcess:
-    """A real Celery worker process for the tests.
-
-    `ping_queue`: where readiness is checked; a worker on a private queue checks there, since
-    another worker may answer a ping on the default queue first. `name` prefixes the hostname
-    and the log file (`var/test-<name>-<pid>.log`, appended to).
-    """
-
-    def __init__(
-        self, env: dict[str, str], queues: str, *, ping_queue: str | None = None, name: str = "worker"
-    ) -> None:
-        self.env = env
-        self.queues = queues
-        self.ping_queue = ping_queue
-        self.name = name
-        self.proc: subprocess.Popen | None = None
-        self.log_path = ROOT / "var" / f"test-{name}-{os.getpid()}.log"
-
-    def start(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")  # closed with the process
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "workers.celery",
-                "worker",
-                "--loglevel=INFO",
-                f"--queues={self.queues}",
-                "--concurrency=1",
-                "--prefetch-multiplier=1",
-                "--without-gossip",
-                "--without-mingle",
-                f"--hostname={self.name}-{os.getpid()}@%h",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        self.wait_ready()
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        from workers import names
-        from workers.celery import app
-
-        options = {"queue": self.ping_queue} if self.ping_queue else {}
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"worker exited with {self.proc.returncode}; see {self.log_path}")
-            try:
-                app.send_task(names.PING, **options).get(timeout=5)
-                return
-            except Exception:  # not up yet
-                time.sleep(0.2)
-        raise RuntimeError(f"worker did not answer within {timeout}s; see {self.log_path}")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def kill(self) -> None:
-        """SIGKILL the whole worker (main process and children), as a crash would."""
-        import signal
-
-        if self.proc and self.proc.poll() is None:
-            subprocess.run(["pkill", "-KILL", "-P", str(self.proc.pid)], check=False)
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
-
-
-@pytest.fixture(scope="session")
-def worker_env(django_db_setup, django_db_blocker, models_dir: Path) -> dict[str, str]:
-    from django.conf import settings
-
-    with django_db_blocker.unblock():
-        url = _test_database_url()
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": url,
-        "REDIS_URL": settings.REDIS_URL,
-        "RECOMMENDATION_MODELS_DIR": str(models_dir),
-        "PYTHONUNBUFFERED": "1",
-        # The webhook tests' receivers listen on 127.0.0.1, and their retries must be quick.
-        "WEBHOOK_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "WEBHOOK_RETRY_SCHEDULE": "0.1,0.1,0.1",
-        # Several test workers (and test runs) share this host: no fixed metrics port for them.
-        "WORKER_METRICS_PORT": "0",
-    }
-
-
-WORKER_QUEUES = ("recommendations", "feedback", "webhooks", "maintenance")
-
-
-@pytest.fixture(scope="session")
-def celery_worker_process(worker_env: dict[str, str]):
-    """A real worker process on the test database; shared by the session."""
-    from workers.celery import app
-
-    app.control.purge()
-    worker = WorkerProcess(worker_env, ",".join(WORKER_QUEUES))
-    worker.start()
-    yield worker
-    worker.stop()
-
-
-def _unacked_on_our_queues(redis) -> int:
-    """Messages the worker holds (running, or waiting for a countdown) from the session's queues.
-
-    kombu keeps them in the `unacked` hash as [message, exchange, routing_key]; other tests'
-    private workers leave theirs there too, which must not count.
-    """
-    count = 0
-    for raw in redis.hvals("unacked"):
-        try:
-            routing_key = json.loads(raw)[2]
-        except (ValueError, IndexError, TypeError):
-            continue
-        count += routing_key in WORKER_QUEUES
-    return count
-
-
-def _drain(timeout: float = 30) -> None:
-    """Return once the worker has nothing left to do: no queued, reserved or running task.
-
-    The worker answers a client before it writes its rows, and sends webhooks after; a test
-    that ends on the answer would otherwise flush the database under the worker's writes.
-    """
-    from workers import names
-    from workers.celery import app
-
-    redis = app.connection_for_write().default_channel.client
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        app.send_task(names.PING).get(timeout=timeout)  # one process: everything before it is done
-        queued = sum(redis.llen(q) for q in WORKER_QUEUES)
-        if queued == 0 and _unacked_on_our_queues(redis) == 0:
-            return
-        time.sleep(0.05)
-    raise RuntimeError("the test worker did not go idle")
-
-
-@pytest.fixture
-def celery_worker(celery_worker_process, transactional_db):
-    """The session's worker, for one transactional test; idle again before the database is flushed."""
-    yield celery_worker_process
-    _drain()
-
-
-@pytest.fixture
-def api_client():
-    from rest_framework.test import APIClient
-
-    return APIClient()
-
-
-@pytest.fixture
-def redis_unreachable(settings):
-    """The service's Redis (cache, results, authentication) at a port nobody listens on."""
-    import socket
-
-    from app.common import redis_client
-    from app.recommendations import results
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    real = settings.REDIS_URL
-    settings.REDIS_URL = f"redis://127.0.0.1:{port}/0"
-    redis_client.client.cache_clear()
-    results._local.pubsub = None
-    yield
-    settings.REDIS_URL = real
-    redis_client.client.cache_clear()
-    results._local.pubsub = None

@@ -11,7 +11,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import ROOT
+
 PACKAGES = ("app", "workers", "config")
 WEB_MAY_IMPORT = {"workers", "workers.names", "workers.celery"}
 

@@ -17,9 +17,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support import ROOT
+from tests.support.scripts import run_script
+
 pytestmark: list[pytest.MarkDecorator] = []
 
-ROOT = Path(__file__).resolve().parent.parent
 DEV = "docker-compose.dev.yml"
 PROD = "docker-compose.prod.yml"
 COMPOSE_FILES = [DEV, PROD]
@@ -377,38 +379,6 @@ def test_it_ships_an_executable_posix_start_script(script: str) -> None:
     assert subprocess.run(["sh", "-n", str(path)]).returncode == 0
     commands = [line for line in lines if line and not line.startswith((" ", "#"))]
     assert commands[-1].startswith("exec "), f"scripts/{script} must exec its process so signals reach it"
-
-
-STUB = """#!/bin/sh
-{ printf '%s' "$$"; for arg in "$(basename "$0")" "$@"; do printf '\\t%s' "$arg"; done; echo; } >> "$CALLS_LOG"
-"""
-
-
-def run_script(script: str, tmp_path: Path, **env: str) -> tuple[subprocess.CompletedProcess[str], list[list[str]]]:
-    """Run a start script with stub executables; return the result and the recorded calls.
-
-    Each call is [program, *args]; the last one also says whether it was exec'd (same pid).
-    """
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for program in ("python", "gunicorn", "celery"):
-        (bin_dir / program).write_text(STUB)
-        (bin_dir / program).chmod(0o755)
-    log = tmp_path / "calls.log"
-    log.touch()
-    process = subprocess.Popen(
-        [str(ROOT / "scripts" / script)],
-        env={"PATH": f"{bin_dir}:/usr/bin:/bin", "CALLS_LOG": str(log), **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    stdout, stderr = process.communicate(timeout=30)
-    result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
-    calls = [line.split("\t") for line in log.read_text().splitlines()]
-    if calls:
-        assert calls[-1][0] == str(process.pid), f"{script} runs {calls[-1][1]} without exec"
-    return result, [call[1:] for call in calls]
 
 
 def test_it_starts_gunicorn_after_collectstatic(tmp_path: Path) -> None:

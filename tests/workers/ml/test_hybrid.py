@@ -1,4 +1,4 @@
-"""The hybrid model on synthetic data whose hidden structure is known (see conftest)."""
+"""The hybrid model on synthetic data whose hidden structure is known (see synthetic.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.workers.ml.conftest import FACTOR_HEAVY, FEATURE_NAMES, make_split, subset
+from tests.workers.ml.synthetic import FACTOR_HEAVY, FEATURE_NAMES, make_split, subset
 from workers.ml.hybrid import InteractionArrays, predict, train_hybrid
 from workers.ml.metrics import rating_metrics
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.workers.ml.conftest import FEATURE_NAMES
+from tests.workers.ml.synthetic import FEATURE_NAMES
 from workers.ml import store
 from workers.ml.hybrid import predict
 from workers.ml.store import (

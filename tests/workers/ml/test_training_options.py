@@ -5,15 +5,13 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.workers.ml.conftest import subset
+from tests.support import ROOT
+from tests.workers.ml.synthetic import subset
 from workers.ml.hybrid import TrainingOptions, predict, train_hybrid
-
-REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
@@ -66,5 +64,5 @@ def test_it_keeps_every_name_callers_import():
 
 def test_the_ml_layer_imports_no_django():
     code = "import sys, workers.ml.hybrid, workers.ml.store, workers.ml.metrics; print('django' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False", "workers/ml must not import Django: it takes arrays, not models"
