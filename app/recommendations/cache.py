@@ -151,3 +151,48 @@ def cache_put(token: str, payload: dict | str) -> None:
         client().set(entry, f"{gens}\n{body}", ex=settings.RECOMMENDATION_CACHE_TTL)
     except Exception:
         logger.warning("could not cache %s", entry)
+
+
+# Coalescing: identical questions in flight share one computation. The token names the question
+# and the generations it saw, so a question asked after a change to its data starts its own.
+INFLIGHT = "recsvc:inflight:{token}"
+# Above a request's usual life (queue, a 60 s hard limit); the runner releases it when done.
+INFLIGHT_TTL = 120
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+
+
+def inflight_claim(token: str, request_id: str) -> str | None:
+    """Record `request_id` as computing `token`'s answer; the id of the one already doing so, or None.
+
+    Redis unreachable: None (compute, do not coalesce).
+    """
+    if not token:
+        return None
+    key = INFLIGHT.format(token=token)
+    try:
+        pipe = client().pipeline(transaction=False)
+        pipe.set(key, request_id, nx=True, ex=INFLIGHT_TTL)
+        pipe.get(key)
+        taken, current = pipe.execute()
+    except Exception:  # coalescing is an optimisation: never fail a request for it
+        logger.warning("could not coalesce %s", key)
+        return None
+    return None if taken or current is None else current.decode()
+
+
+def inflight_replace(token: str, request_id: str) -> None:
+    """Make `request_id` the one computing `token` (the recorded one is finished or gone)."""
+    try:
+        client().set(INFLIGHT.format(token=token), request_id, ex=INFLIGHT_TTL)
+    except Exception:
+        logger.warning("could not record the computation of %s", token)
+
+
+def inflight_release(token: str, request_id: str) -> None:
+    """The computation of `token` by `request_id` is over (only if it is still the recorded one)."""
+    if not token:
+        return
+    try:
+        client().eval(_RELEASE, 1, INFLIGHT.format(token=token), request_id)
+    except Exception:  # it expires after INFLIGHT_TTL anyway
+        logger.warning("could not release the computation of %s", token)

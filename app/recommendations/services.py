@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from app.common.tasks import QueueUnavailable, task_send
 from app.marketplace.models import CleanerProfile, CleaningJob
+from app.recommendations.cache import inflight_claim, inflight_release, inflight_replace
 from app.recommendations.experiments import Assignment, experiment_assign
 from app.recommendations.models import (
     RecommendationRequest,
@@ -73,10 +74,30 @@ def recommendation_request_create(
         callback_url=callback_url or "",
         cache_key=cache_key,
     )
+    # The same question (same asker, subject, limit, mode and data) already being computed:
+    # answer with that request rather than start another computation. Claimed after our row is
+    # stored, so whoever finds our id recorded also finds our row. A callback asks for its own
+    # delivery, so it never joins another request.
+    if cache_key and not callback_url and (running := _inflight(cache_key, req, user)) is not None:
+        req.delete()
+        return running
     # Enqueued once the row is committed (at once in the API's autocommit), so the worker
     # always finds it; a broker failure reaches the caller as a 503.
     transaction.on_commit(lambda: _enqueue_or_fail(req))
     return req
+
+
+def _inflight(cache_key: str, req: RecommendationRequest, user) -> RecommendationRequest | None:
+    """The queued or running request computing `cache_key`, or None after recording `req` as it."""
+    current = inflight_claim(cache_key, str(req.pk))
+    if current is None:
+        return None
+    running = RecommendationRequest.objects.filter(
+        pk=current, requested_by=user, status__in=(Status.QUEUED, Status.RUNNING)
+    ).first()
+    if running is None:  # finished since (its answer was not cacheable) or gone: compute anew
+        inflight_replace(cache_key, str(req.pk))
+    return running
 
 
 def _enqueue_or_fail(req: RecommendationRequest) -> None:
@@ -84,6 +105,7 @@ def _enqueue_or_fail(req: RecommendationRequest) -> None:
         _enqueue(req)
     except Exception as exc:
         logger.exception("could not enqueue request %s", req.pk)
+        inflight_release(req.cache_key, str(req.pk))
         RecommendationRequest.objects.filter(pk=req.pk).update(
             status=Status.FAILED, error="the task queue was unavailable", finished_at=timezone.now()
         )

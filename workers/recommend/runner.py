@@ -19,7 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from app.marketplace.models import CleanerProfile, CleaningJob, Property
-from app.recommendations.cache import CACHEABLE_FOR, cache_put
+from app.recommendations.cache import CACHEABLE_FOR, cache_put, inflight_release
 from app.recommendations.models import (
     BidSuggestion,
     CleanerRecommendation,
@@ -284,3 +284,5 @@ def _compute_publish_store(req: RecommendationRequest, engine: RecommendationEng
     fresh = (changes["finished_at"] - req.created_at).total_seconds() < CACHEABLE_FOR
     if req.cache_key and req.status == Status.SUCCEEDED and fresh:
         cache_put(req.cache_key, body)
+    # After the answer is cached: an identical question asked from now on reads the cache.
+    inflight_release(req.cache_key, str(req.pk))
