@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from app.accounts.views import admin_login
 from app.observability.views import healthz_view, metrics_view
 
 urlpatterns = [
@@ -11,6 +12,8 @@ urlpatterns = [
     path("api/v1/", include("app.recommendations.api.urls")),
     path("healthz", healthz_view, name="healthz"),
     path("metrics", metrics_view, name="metrics"),
+    # Before the admin's own: its login behind the login guard (app/accounts/login_guard.py).
+    path("admin/login/", admin_login),
     path("admin/", admin.site.urls),
     path("ops/", include("app.ops.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

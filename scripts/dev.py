@@ -94,26 +94,58 @@ def _pump(name: str, stream, lock: threading.Lock) -> None:
             sys.stdout.flush()
 
 
+# As scripts/start-web.sh: gunicorn's default access log format plus the request id.
+ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %({x-request-id}o)s'
+
+
+def web_command(port: int) -> list[str]:
+    """The web, as scripts/start-web.sh runs it but on loopback, with fewer knobs.
+
+    The access log is every request's one line: Django logs only 5xx on top (config/settings/base.py).
+    """
+    return [
+        PY,
+        "-m",
+        "gunicorn",
+        "config.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--worker-class",
+        "gthread",
+        "--workers",
+        "2",
+        "--threads",
+        "32",
+        "--timeout",
+        "60",
+        *(["--worker-tmp-dir", "/dev/shm"] if os.path.isdir("/dev/shm") else []),
+        "--access-logfile",
+        "-",
+        "--access-logformat",
+        ACCESS_LOG_FORMAT,
+    ]
+
+
+def flower_command(port: int, basic_auth: str) -> list[str]:
+    """Flower as scripts/start-flower.sh runs it (config/flower.py: every path behind the basic auth), on loopback."""
+    return [
+        PY,
+        "-m",
+        "celery",
+        "-A",
+        "workers.celery",
+        "flower",
+        "--conf=config/flower.py",
+        f"--port={port}",
+        "--address=127.0.0.1",
+        f"--basic-auth={basic_auth}",
+    ]
+
+
 def start_all(env: dict) -> list[tuple[str, subprocess.Popen]]:
     celery = [PY, "-m", "celery", "-A", "workers.celery"]
     commands = {
-        "web": [
-            PY,
-            "-m",
-            "gunicorn",
-            "config.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{WEB_PORT}",
-            "--worker-class",
-            "gthread",
-            "--workers",
-            "2",
-            "--threads",
-            "32",
-            "--timeout",
-            "60",
-            *(["--worker-tmp-dir", "/dev/shm"] if os.path.isdir("/dev/shm") else []),
-        ],
+        "web": web_command(WEB_PORT),
         "worker": [
             *celery,
             "worker",
@@ -139,13 +171,7 @@ def start_all(env: dict) -> list[tuple[str, subprocess.Popen]]:
             "django_celery_beat.schedulers:DatabaseScheduler",
             "--pidfile=",
         ],
-        "flower": [
-            *celery,
-            "flower",
-            f"--port={FLOWER_PORT}",
-            "--address=127.0.0.1",
-            f"--basic-auth={env['FLOWER_BASIC_AUTH']}",
-        ],
+        "flower": flower_command(FLOWER_PORT, env["FLOWER_BASIC_AUTH"]),
     }
     # The web's gunicorn workers add up their metrics in one directory (emptied first); the two
     # Celery workers on this host each serve theirs on their own port, on loopback only.
@@ -232,12 +258,21 @@ def _terminate(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def main() -> int:
-    signal.signal(signal.SIGTERM, _terminate)
-    env = {**os.environ}
+def environment(base: dict) -> dict:
+    """The environment every process of `make run` starts from."""
+    env = {**base}
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    # The demo answers as production does: problem+json errors, never Django's debug pages (they
+    # list the URL patterns and print the settings). DJANGO_DEBUG=1 asks for them.
+    env.setdefault("DJANGO_DEBUG", "0")
     env.setdefault("FLOWER_BASIC_AUTH", f"admin:{secrets.token_urlsafe(12)}")
     env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, _terminate)
+    env = environment(os.environ)
     (ROOT / "var").mkdir(exist_ok=True)
     if env.get("REDIS_URL"):
         return serve(env)

@@ -16,7 +16,10 @@ case "${FLOWER_BASIC_AUTH:-}" in
         ;;
 esac
 
+# --conf: puts every Flower path behind the basic auth, /metrics and /healthcheck included
+# (config/flower.py says how).
 exec celery -A workers.celery flower \
+    --conf=config/flower.py \
     --port=5555 \
     --address=0.0.0.0 \
     --basic-auth="$FLOWER_BASIC_AUTH" \

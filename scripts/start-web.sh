@@ -25,8 +25,13 @@ if [ -d /dev/shm ]; then
     set -- --worker-tmp-dir /dev/shm
 fi
 
+# The access log is the one line every request gets (Django logs only 5xx on top): gunicorn's
+# default format plus the request id, which the answer carries in X-Request-ID.
+ACCESS_LOG_FORMAT='%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %({x-request-id}o)s'
+
+# WEB_BIND: where to listen (tests run this script on a free port of the loopback interface).
 exec gunicorn config.wsgi:application \
-    --bind 0.0.0.0:8000 \
+    --bind "${WEB_BIND:-0.0.0.0:8000}" \
     "$@" \
     --worker-class gthread \
     --workers "${WEB_WORKERS:-2}" \
@@ -35,4 +40,5 @@ exec gunicorn config.wsgi:application \
     --graceful-timeout 30 \
     --max-requests 5000 \
     --max-requests-jitter 500 \
-    --access-logfile -
+    --access-logfile - \
+    --access-logformat "$ACCESS_LOG_FORMAT"

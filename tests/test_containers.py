@@ -391,6 +391,7 @@ def test_it_starts_gunicorn_after_collectstatic(tmp_path: Path) -> None:
             "--worker-class", "gthread",
             "--workers", "2", "--threads", "32", "--timeout", "60", "--graceful-timeout", "30",
             "--max-requests", "5000", "--max-requests-jitter", "500", "--access-logfile", "-",
+            "--access-logformat", '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %({x-request-id}o)s',
         ],
     ]  # fmt: skip
 
@@ -452,7 +453,7 @@ def test_it_starts_flower_with_basic_auth(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert calls == [
         [
-            "celery", "-A", "workers.celery", "flower", "--port=5555", "--address=0.0.0.0",
-            "--basic-auth=admin:s3cret", "--url_prefix=flower",
+            "celery", "-A", "workers.celery", "flower", "--conf=config/flower.py", "--port=5555",
+            "--address=0.0.0.0", "--basic-auth=admin:s3cret", "--url_prefix=flower",
         ]
     ]  # fmt: skip

@@ -64,6 +64,7 @@ def test_its_start_script_passes_the_basic_auth(tmp_path: Path) -> None:
     [call] = calls
     assert call[:4] == ["celery", "-A", "workers.celery", "flower"]
     assert "--basic-auth=ops:s3cret" in call
+    assert "--conf=config/flower.py" in call  # every path behind the basic auth
 
 
 def test_make_run_starts_flower_with_basic_auth_on_loopback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -93,6 +94,7 @@ def test_make_run_starts_flower_with_basic_auth_on_loopback(tmp_path: Path, monk
 
     flower, _ = started["flower"]
     assert "--basic-auth=admin:generated" in flower and "--address=127.0.0.1" in flower
+    assert "--conf=config/flower.py" in flower
     # While here: each process gets the metrics settings it needs (see workers/metrics.py).
     assert started["web"][1]["PROMETHEUS_MULTIPROC_DIR"] == str(tmp_path / "var" / "web-metrics")
     ports = {started[w][1]["WORKER_METRICS_PORT"] for w in ("worker", "trainer")}
@@ -205,6 +207,64 @@ def test_flower_refuses_requests_without_the_password(settings) -> None:
             url, headers={"Authorization": "Basic " + base64.b64encode(b"ops:s3cret-pw").decode()}
         )
         assert urllib.request.urlopen(right, timeout=10).status == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def _flower_paths() -> list[str]:
+    """A concrete path for every entry of Flower's URL table (its groups filled in)."""
+    from flower.urls import handlers
+
+    paths = []
+    for handler in handlers:
+        pattern = handler.regex.pattern if hasattr(handler, "regex") else handler[0]
+        path = re.sub(r"\(\.[+*]\)", "x", pattern.rstrip("$")).replace("/?", "").replace(".*", "anything")
+        paths.append(path if path.startswith("/") else "/" + path)  # ".*": Flower's catch-all 404
+    return paths
+
+
+@pytest.mark.slow
+def test_every_flower_path_but_its_static_files_needs_the_password(settings) -> None:
+    from scripts import dev
+
+    port = free_port()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "REDIS_URL": settings.REDIS_URL}
+    proc = subprocess.Popen(
+        dev.flower_command(port, "ops:s3cret-pw"),
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def status(path: str, credentials: bytes | None = None) -> int:
+        headers = {"Authorization": "Basic " + base64.b64encode(credentials).decode()} if credentials else {}
+        try:
+            return urllib.request.urlopen(
+                urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers), timeout=10
+            ).status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                status("/healthcheck")
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "Flower did not start"
+                time.sleep(0.2)
+        paths = _flower_paths()
+        assert {"/metrics", "/healthcheck", "/api/workers", "/logout", "/anything"} <= set(paths), paths
+        answered = {path: status(path) for path in paths}
+        public = {path for path in paths if path.startswith("/static/")}
+        assert {path: code for path, code in answered.items() if path not in public and code != 401} == {}
+        assert status("/metrics", b"ops:wrong") == 401
+        assert status("/metrics", b"ops:s3cret-pw") == 200
+        assert status("/healthcheck", b"ops:s3cret-pw") == 200
+        assert status("/static/css/flower.css") == 200  # Flower's own stylesheet: public, says nothing
     finally:
         proc.terminate()
         proc.wait(timeout=20)

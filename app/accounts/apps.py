@@ -6,4 +6,4 @@ class AccountsConfig(AppConfig):
     label = "accounts"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401  (keeps the authentication cache honest)
+        from . import login_guard, signals  # noqa: F401  (counts failed logins; keeps the authentication cache honest)

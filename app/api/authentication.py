@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -131,6 +132,17 @@ def token_lookup(request: HttpRequest, key: str, *, also_get: Sequence[str] = ()
     return cached, values
 
 
+# What a stored token key can be: DRF makes 40 hex digits; the column holds up to 40 characters.
+_TOKEN_KEY = re.compile(r"[\x21-\x7e]{1,40}")
+
+
+def _forget_count(request) -> None:
+    """Drop the throttle count a refused token took: counted for nobody, made-up tokens leave no keys behind."""
+    counted = getattr(request._request, COUNTED, None) if request is not None else None
+    if counted is not None:
+        _forget_quietly(counted[0])
+
+
 def user_from_record(record: dict) -> User:
     """The user a cached record describes, built as the ORM would load it (no query)."""
     user = User(**{f: record[f] for f in _FIELDS})
@@ -147,6 +159,11 @@ class CachedTokenAuthentication(TokenAuthentication):
 
     def authenticate_credentials(self, key: str) -> tuple[User, Token]:
         request = getattr(self, "request", None)
+        if not _TOKEN_KEY.fullmatch(key):
+            # No stored token looks like this (the column is 40 characters; PostgreSQL cannot even
+            # compare a string holding NUL): refused without a query, counted for nobody.
+            _forget_count(request)
+            raise AuthenticationFailed("Invalid token.")
         # Outside a request (no Django request to count on), a throwaway one keeps the same path.
         cached, _ = token_lookup(request._request if request is not None else HttpRequest(), key)
         ident = throttle_ident(key)
@@ -160,10 +177,7 @@ class CachedTokenAuthentication(TokenAuthentication):
         try:
             user, token = super().authenticate_credentials(key)
         except AuthenticationFailed:
-            # Counted for nobody: drop it, so that made-up tokens leave no keys behind.
-            counted = getattr(request._request, COUNTED, None) if request is not None else None
-            if counted is not None:
-                _forget_quietly(counted[0])
+            _forget_count(request)
             raise
         token.throttle_ident = ident
         try:

@@ -11,11 +11,14 @@ from typing import Any
 
 import redis
 from django import db
-from django.core.exceptions import RequestDataTooBig
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+from app.accounts.login_guard import LoginRefused
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +69,14 @@ _OUTAGES = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, db.
 
 
 def problem_exception_handler(exc: Exception, context: dict) -> Response:
-    if isinstance(exc, RequestDataTooBig):  # DATA_UPLOAD_MAX_MEMORY_SIZE, hit while DRF parses the body
+    if isinstance(exc, LoginRefused):  # raised by authenticate() (app/accounts/login_guard.py)
+        exc = exceptions.Throttled(wait=exc.wait, detail=str(exc))
+    elif isinstance(exc, RequestDataTooBig):  # DATA_UPLOAD_MAX_MEMORY_SIZE, hit while DRF parses the body
         exc = PayloadTooLarge()
+    elif isinstance(exc, TooManyFieldsSent):  # DATA_UPLOAD_MAX_NUMBER_FIELDS, in a form or a query string
+        exc = exceptions.ParseError(f"More than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} fields or parameters.")
+    elif isinstance(exc, SuspiciousOperation):  # any other request Django refuses to read: the client's doing
+        exc = exceptions.ParseError("The request could not be understood.")
     elif isinstance(exc, _OUTAGES):
         logger.error("backing service unavailable: %s: %s", type(exc).__name__, exc)
         exc = ServiceUnavailable("A backing service (the database or Redis) is unavailable. Retry shortly.")
@@ -94,22 +103,23 @@ def problem_exception_handler(exc: Exception, context: dict) -> Response:
     return response
 
 
-def _plain(status_code: int, title: str, detail: str) -> JsonResponse:
+def problem_response(status_code: int, title: str, detail: str) -> JsonResponse:
+    """A problem answered outside DRF: by a Django handler or a middleware."""
     return JsonResponse(problem(status_code, title, detail), status=status_code, content_type=PROBLEM_CONTENT_TYPE)
 
 
 # Django-level handlers (URLs outside DRF views, malformed paths, crashes in middleware).
 def bad_request(request, exception=None):
-    return _plain(400, "Bad Request", "The request could not be understood.")
+    return problem_response(400, "Bad Request", "The request could not be understood.")
 
 
 def permission_denied(request, exception=None):
-    return _plain(403, "Forbidden", "You do not have permission to do this.")
+    return problem_response(403, "Forbidden", "You do not have permission to do this.")
 
 
 def not_found(request, exception=None):
-    return _plain(404, "Not Found", "No such resource.")
+    return problem_response(404, "Not Found", "No such resource.")
 
 
 def server_error(request):
-    return _plain(500, "Internal Server Error", "An unexpected error occurred; it has been logged.")
+    return problem_response(500, "Internal Server Error", "An unexpected error occurred; it has been logged.")

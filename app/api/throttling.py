@@ -13,11 +13,22 @@ from __future__ import annotations
 import logging
 import time
 
-from rest_framework.throttling import SimpleRateThrottle
+from django.http import HttpRequest
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from app.common.redis_client import client
 
 logger = logging.getLogger(__name__)
+
+
+def client_address(request: HttpRequest) -> str:
+    """The address a request came from, as every throttle and login counter counts it.
+
+    The connection's address (REMOTE_ADDR) unless `TRUSTED_PROXY_COUNT` (DRF's `NUM_PROXIES`)
+    says that proxies of ours stand in front: then the entry of X-Forwarded-For that the
+    outermost of them wrote. DRF's reading, so that a Django view and a DRF throttle agree.
+    """
+    return BaseThrottle().get_ident(request) or ""
 
 
 # Where token authentication leaves the count it took (see `window_for`) on the Django request.
@@ -38,7 +49,7 @@ class RedisUserRateThrottle(SimpleRateThrottle):
         if request.user and request.user.is_authenticated:
             ident = getattr(request.auth, "throttle_ident", None) or request.user.pk
         else:
-            ident = self.get_ident(request)
+            ident = client_address(request)
             self.scope = "anon"
             self.rate = self.get_rate()
             self.num_requests, self.duration = self.parse_rate(self.rate)

@@ -2,10 +2,11 @@
 
 from rest_framework import serializers
 
+from app.api.fields import StrictInput
 from app.webhooks.ssrf import validate_webhook_url
 
 
-class WebhookEndpointInput(serializers.Serializer):
+class WebhookEndpointInput(StrictInput):
     url = serializers.URLField(max_length=2048, validators=[validate_webhook_url])
     description = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 

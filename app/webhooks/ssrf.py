@@ -4,7 +4,7 @@
 sender then connects to exactly the address that was checked, so a name cannot resolve to a
 public address for the check and a private one for the connection (DNS rebinding).
 
-Refused: schemes other than http/https; URLs with credentials (refused rather than stripped,
+Refused: schemes other than http/https; ports outside 1-65535; URLs with credentials (refused rather than stripped,
 so nobody believes a password is being sent); IPv4 written in any form other than four decimal
 numbers (2130706433, 0177.0.0.1, 0x7f000001, 127.1: parsers disagree on these, which is what
 attacks exploit); and any address that is not public — see `address_refusal`. IPv4 embedded
@@ -101,10 +101,27 @@ def _resolve(host: str, port: int) -> list[IPAddress]:
     return list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos))
 
 
+def _port(netloc: str, scheme: str) -> int:
+    """The port a netloc names (the scheme's default when it names none), if within 1-65535.
+
+    Read here rather than with `urlsplit(...).port`, which takes port 0 (and `port or default`
+    then quietly made it the default) and refuses 65536 with a message about the whole URL.
+    """
+    written = netloc.rpartition("]")[2] if netloc.startswith("[") else netloc
+    _, colon, text = written.rpartition(":")
+    if not colon or not text:
+        return DEFAULT_PORTS[scheme]
+    if not (text.isascii() and text.isdigit()):
+        raise UnsafeURL(f"the port '{text[:12]}' is not a number")
+    digits = text.lstrip("0") or "0"
+    if len(digits) > 5 or not 1 <= int(digits) <= 65535:
+        raise UnsafeURL(f"the port {digits if len(digits) <= 12 else digits[:12] + '...'} is outside 1-65535")
+    return int(digits)
+
+
 def _split(url: str) -> tuple[str, str, int, str]:
     try:
         parts = urlsplit(url.strip())
-        port = parts.port
     except ValueError as exc:
         raise UnsafeURL("the URL is not valid") from exc
     scheme = parts.scheme.lower()
@@ -116,7 +133,7 @@ def _split(url: str) -> tuple[str, str, int, str]:
     if not host:
         raise UnsafeURL("the URL has no host")
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return scheme, host, port or DEFAULT_PORTS[scheme], path
+    return scheme, host, _port(parts.netloc, scheme), path
 
 
 def url_check(url: str) -> CheckedURL:

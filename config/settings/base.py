@@ -47,6 +47,8 @@ MIDDLEWARE = [
     # First: every response carries the request id, and the timing covers the whole stack.
     "app.observability.middleware.RequestIdMiddleware",
     "app.observability.middleware.MetricsMiddleware",
+    # Reads each body whole (a chunked one too) or refuses it, before anything acts on it.
+    "app.api.middleware.RequestBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves the admin's and Swagger UI's static files from gunicorn: no proxy needed.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -59,6 +61,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
+# Debug pages (DJANGO_DEBUG=1) and error reports mask URL credentials too, not just secret-looking names.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.error_reports.SecretlessExceptionReporterFilter"
 WSGI_APPLICATION = "config.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
 
@@ -115,6 +119,22 @@ CACHES = {
     }
 }
 
+# Password checks (app/accounts/login_guard.py): after this many failed logins for one account,
+# or from one address, within the window (seconds), every login for it is refused until the
+# window ends, the right password included: refused before the password is hashed.
+AUTHENTICATION_BACKENDS = ["app.accounts.login_guard.GuardedModelBackend"]
+LOGIN_FAILURES_PER_ACCOUNT = env.int("LOGIN_FAILURES_PER_ACCOUNT", default=10)
+LOGIN_FAILURES_PER_ADDRESS = env.int("LOGIN_FAILURES_PER_ADDRESS", default=30)
+LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=900)
+
+# How many proxies of ours stand in front of gunicorn, each appending the address it saw to
+# X-Forwarded-For. 0 (the default): the client's address is the connection's (REMOTE_ADDR) and
+# X-Forwarded-For is ignored, so that a client cannot pick its own address, and so its own
+# allowance, by sending the header. With N, the address is the Nth entry from the right.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured(f"TRUSTED_PROXY_COUNT must be 0 or more, not {TRUSTED_PROXY_COUNT}")
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "app.api.authentication.CachedTokenAuthentication",
@@ -122,7 +142,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's JSONParser, refusing what crashes or fools Python's json: deep nesting, lone surrogates, repeated keys.
+    "DEFAULT_PARSER_CLASSES": ["app.api.parsers.StrictJSONParser"],
     "EXCEPTION_HANDLER": "app.api.errors.problem_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "app.api.pagination.BoundedLimitOffsetPagination",
@@ -134,6 +155,9 @@ REST_FRAMEWORK = {
         "user": env("API_USER_RATE", default="3000/min"),
         "anon": env("API_ANON_RATE", default="60/min"),
     },
+    # Whose address a throttle counts (app.api.throttling.client_address). DRF's default (None)
+    # believes any X-Forwarded-For a client sends.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 
 # Request bodies above 1 MiB are refused with 413 (a full feedback batch is about 300 KB).
@@ -253,4 +277,12 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_context"]},
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    # One line per request: gunicorn's access log (with the request id) has every status, so
+    # Django does not log a 4xx a second time; a 5xx is still logged, with its traceback.
+    # A Host outside ALLOWED_HOSTS (scanners, all day) is a 400 in the access log, not an error
+    # with a traceback.
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "django.security.DisallowedHost": {"level": "CRITICAL"},
+    },
 }

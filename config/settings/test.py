@@ -11,3 +11,5 @@ FEEDBACK_APPLY_DELAY_MS = env.int("FEEDBACK_APPLY_DELAY_MS", default=0)  # noqa:
 # The suite makes thousands of requests from one address in a minute; tests/test_throttling.py
 # sets its own small rates.
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"user": "100000/min", "anon": "100000/min"}}  # noqa: F405
+# Likewise for failed logins (tests/test_login_guard.py sets its own small limits).
+LOGIN_FAILURES_PER_ACCOUNT = LOGIN_FAILURES_PER_ADDRESS = 100000

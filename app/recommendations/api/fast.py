@@ -33,6 +33,7 @@ from django.http import HttpRequest, HttpResponse
 
 from app.accounts.models import User
 from app.api.authentication import throttle_ident, token_from_header, token_lookup
+from app.api.parsers import json_text_load
 from app.api.throttling import COUNTED, RedisUserRateThrottle
 from app.observability.metrics import cache_lookup_record
 from app.recommendations.api.serializers import RecommendationInput
@@ -126,8 +127,9 @@ def _plain_question(request: HttpRequest) -> tuple[int, str] | None:
         return None
     else:
         try:
-            # As DRF's JSONParser reads it: decoded as UTF-8 first (so a BOM is an error), NaN refused.
-            data = json.loads(request.body.decode("utf-8"), parse_constant=_refuse)
+            # As the view's parser reads it: decoded as UTF-8 first (so a BOM is an error), then
+            # the same checks (nesting, NaN, repeated keys, lone surrogates).
+            data = json_text_load(request.body.decode("utf-8"))
         except ValueError:
             return None
     rules = plain_input()
@@ -140,10 +142,6 @@ def _plain_question(request: HttpRequest) -> tuple[int, str] | None:
     if type(mode) is not str or mode not in rules.modes:
         return None
     return limit, mode
-
-
-def _refuse(constant: str) -> None:
-    raise ValueError(f"{constant} is not JSON")
 
 
 def _accepts_json(accept: str | None) -> bool:

@@ -20,6 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from app.api.fields import StrictInput, StrictIntegerField
 from app.api.schema import COMMON, problems
 from app.recommendations.feedback import (
     JOB_ONLY_EVENTS,
@@ -37,7 +38,7 @@ MAX_CLOCK_SKEW = timedelta(minutes=5)
 RATING_RANGE = (1, 10)
 
 
-class FeedbackEventInput(serializers.Serializer):
+class FeedbackEventInput(StrictInput):
     """One event about one recommendation.
 
     The recommendation is named by `recommendation_type` (always required) and either
@@ -63,9 +64,10 @@ class FeedbackEventInput(serializers.Serializer):
     """
 
     recommendation_type = serializers.ChoiceField(choices=RecommendationType.choices)
-    recommendation_id = serializers.IntegerField(min_value=1, required=False)
-    job_id = serializers.IntegerField(min_value=1, required=False)
-    cleaner_id = serializers.IntegerField(min_value=1, required=False)
+    # Within a 64-bit column (StrictIntegerField's default maximum): checked before any query.
+    recommendation_id = StrictIntegerField(min_value=1, required=False)
+    job_id = StrictIntegerField(min_value=1, required=False)
+    cleaner_id = StrictIntegerField(min_value=1, required=False)
     event = serializers.ChoiceField(choices=Event.choices)
     value = serializers.FloatField(required=False, allow_null=True, default=None)
     # Keys are compared byte for byte: " a" and "a" are two keys.
@@ -110,7 +112,7 @@ class FeedbackEventInput(serializers.Serializer):
             raise serializers.ValidationError({"value": f"A rating is from {low} to {high}."})
 
 
-class FeedbackBatchInput(serializers.Serializer):
+class FeedbackBatchInput(StrictInput):
     events = FeedbackEventInput(many=True, allow_empty=False, max_length=MAX_BATCH)
 
     def validate_events(self, events: list[dict]) -> list[dict]:

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from app.api.errors import ServiceUnavailable
+from app.api.fields import StrictInput
 from app.api.pagination import BoundedLimitOffsetPagination
 from app.api.permissions import operator_only
 from app.api.schema import COMMON, problems
@@ -84,10 +85,10 @@ class ModelListView(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("limit", int, description="Page size (1-100, default 50)."),
-            OpenApiParameter("offset", int, description="Rows to skip."),
+            OpenApiParameter("limit", int, description="Page size (1-100, default 50); else a 400."),
+            OpenApiParameter("offset", int, description="Rows to skip (0 or more); else a 400."),
         ],
-        responses={200: ModelVersionPage, **problems(403, *COMMON)},
+        responses={200: ModelVersionPage, **problems(400, 403, *COMMON)},
         tags=["models"],
     )
     def get(self, request: Request) -> Response:
@@ -101,7 +102,7 @@ class RetrainView(APIView):
 
     permission_classes = [IsOperator]
 
-    class Input(serializers.Serializer):
+    class Input(StrictInput):
         force = serializers.BooleanField(default=False, help_text="Retrain even when no new data arrived.")
 
     class Output(serializers.Serializer):
@@ -140,6 +141,8 @@ class ActivateView(APIView):
         request=None, responses={200: ModelVersionOutput, **problems(403, 404, 409, 503, *COMMON)}, tags=["models"]
     )
     def post(self, request: Request, version: str) -> Response:
+        if len(version) > ModelVersion._meta.get_field("version").max_length or "\x00" in version:
+            raise Http404  # no version is called this (and PostgreSQL cannot compare a string holding NUL)
         try:
             row = registry.model_version_activate(version=version, by=request.user)
         except ModelVersion.DoesNotExist:

@@ -2,24 +2,30 @@
 
 from django.conf import settings
 from rest_framework import serializers
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 
+from app.api.fields import StrictInput, StrictIntegerField
 from app.recommendations.models import Mode, RecommendationRequest
 from app.webhooks.ssrf import validate_webhook_url
 
 
-class RecommendationInput(serializers.Serializer):
-    limit = serializers.IntegerField(min_value=1, max_value=settings.RECOMMENDATION_MAX_LIMIT, default=10)
+class RecommendationInput(StrictInput):
+    limit = StrictIntegerField(min_value=1, max_value=settings.RECOMMENDATION_MAX_LIMIT, default=10)
     mode = serializers.ChoiceField(choices=Mode.choices, required=False, allow_blank=True, default="")
     callback_url = serializers.URLField(
         max_length=2048, required=False, allow_blank=True, default="", validators=[validate_webhook_url]
     )
 
 
-class BidSuggestionInput(serializers.Serializer):
-    cleaner_id = serializers.IntegerField(min_value=1, required=False)
+class BidSuggestionInput(StrictInput):
+    cleaner_id = StrictIntegerField(min_value=1, required=False)
     callback_url = serializers.URLField(
         max_length=2048, required=False, allow_blank=True, default="", validators=[validate_webhook_url]
     )
+
+
+class TokenInput(StrictInput, AuthTokenSerializer):
+    """A username and a password (DRF's AuthTokenSerializer), and nothing else."""
 
 
 class RequestAccepted(serializers.Serializer):

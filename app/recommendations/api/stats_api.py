@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from app.api.fields import QueryIntegerField
 from app.api.permissions import operator_only
 from app.api.schema import COMMON, problems
 from app.recommendations import stats
@@ -27,11 +28,11 @@ IsOperator = operator_only("Only operators can read recommendation statistics an
 
 
 class StatsQuery(serializers.Serializer):
-    days = serializers.IntegerField(min_value=1, max_value=365, default=30, help_text="The last N days (1-365).")
+    days = QueryIntegerField(min_value=1, max_value=365, default=30, help_text="The last N days (1-365).")
 
 
 class ExperimentQuery(serializers.Serializer):
-    days = serializers.IntegerField(
+    days = QueryIntegerField(
         min_value=1, max_value=365, default=30, help_text="The last N days (1-365); ignored when `since` is given."
     )
     since = serializers.DateTimeField(
@@ -41,7 +42,7 @@ class ExperimentQuery(serializers.Serializer):
     metric = serializers.ChoiceField(
         choices=list(METRICS), default=DEFAULT_METRIC, help_text="The primary metric B is tested against A on."
     )
-    min_trials = serializers.IntegerField(
+    min_trials = QueryIntegerField(
         min_value=1,
         max_value=10_000_000,
         default=MIN_TRIALS_PER_VARIANT,

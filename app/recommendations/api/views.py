@@ -11,15 +11,16 @@ from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from app.accounts.models import User
 from app.api.errors import ServiceUnavailable
+from app.api.parsers import StrictJSONParser
 from app.api.schema import COMMON, problems
 from app.api.throttling import RedisUserRateThrottle
 from app.common.tasks import QueueUnavailable
@@ -273,9 +274,10 @@ class ObtainTokenView(ObtainAuthToken):
 
     # DRF's view has no throttle; password guessing must meet the anonymous rate.
     throttle_classes = [RedisUserRateThrottle]
+    # DRF's view names its parsers, the stock JSONParser among them: ours instead (app/api/parsers.py).
+    parser_classes = (FormParser, MultiPartParser, StrictJSONParser)
+    serializer_class = s.TokenInput
 
-    @extend_schema(
-        request=AuthTokenSerializer, responses={200: TokenOutput, **problems(400, 429)}, tags=["auth"], auth=[]
-    )
+    @extend_schema(request=s.TokenInput, responses={200: TokenOutput, **problems(400, 429)}, tags=["auth"], auth=[])
     def post(self, request: Request, *args, **kwargs) -> Response:
         return super().post(request, *args, **kwargs)

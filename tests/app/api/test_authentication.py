@@ -55,3 +55,13 @@ def test_it_sees_a_role_change_at_once(api_client) -> None:
 
 def test_it_refuses_an_unknown_token(api_client) -> None:
     assert _get(api_client, "0" * 40) == 401
+
+
+@pytest.mark.parametrize("key", ["abc\x00def", "a" * 41, "\xe9" * 10, "a\x7fb"])
+def test_it_refuses_a_token_no_stored_token_could_be_without_a_query(
+    api_client, key: str, django_assert_num_queries
+) -> None:
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    with django_assert_num_queries(0):  # a NUL would have reached PostgreSQL, which refuses it: a 500
+        resp = api_client.get(URL)
+    assert resp.status_code == 401 and resp["Content-Type"] == "application/problem+json"

@@ -38,6 +38,38 @@ def test_it_throttles_anonymous_callers_by_address(api_client, three_a_minute) -
     assert codes == [400, 400, 429]
 
 
+def _login_from(api_client, forwarded_for: str) -> int:
+    body = {"username": "x", "password": "y"}
+    return api_client.post(LOGIN, body, format="json", HTTP_X_FORWARDED_FOR=forwarded_for).status_code
+
+
+LOGIN = "/api/v1/auth/token/"
+
+
+def test_a_made_up_forwarded_for_gets_no_allowance_of_its_own(api_client, three_a_minute) -> None:
+    # No proxy of ours in front (the default): the connection's address counts, whatever the header says.
+    assert [_login_from(api_client, f"198.51.100.{i}") for i in range(3)] == [400, 400, 429]
+
+
+def test_behind_a_trusted_proxy_it_counts_the_address_that_proxy_saw(api_client, three_a_minute, settings) -> None:
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    # Whatever the client wrote comes first; our proxy appends the address it saw.
+    assert [_login_from(api_client, f"198.51.100.{i}, 203.0.113.7") for i in range(3)] == [400, 400, 429]
+    assert _login_from(api_client, "198.51.100.1, 203.0.113.8") == 400  # another client, its own allowance
+
+
+@pytest.mark.parametrize(("environment", "expected"), [({}, 0), ({"TRUSTED_PROXY_COUNT": "2"}, 2)])
+def test_the_proxy_count_comes_from_the_environment(environment: dict, expected: int) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TRUSTED_PROXY_COUNT"} | environment
+    code = "import django; django.setup(); from rest_framework.settings import api_settings; print(api_settings.NUM_PROXIES)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == str(expected)
+
+
 def test_it_answers_the_liveness_probe(client) -> None:
     resp = client.get("/healthz")
     assert resp.status_code == 200 and resp.json() == {"status": "ok"}

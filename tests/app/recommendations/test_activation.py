@@ -86,7 +86,7 @@ def test_it_lists_versions_newest_first_with_their_metrics(marketplace, api_clie
 
 def test_it_answers_404_for_an_unknown_version(api_client) -> None:
     authenticate(api_client, f.operator())
-    for version in ("9.9", "x" * 40, "..%2F..%2Fetc"):
+    for version in ("9.9", "x" * 40, "..%2F..%2Fetc", "1.0%00", "%00"):  # NUL: PostgreSQL cannot compare it
         resp = api_client.post(f"/api/v1/models/{version}/activate/")
         assert resp.status_code == 404, (version, resp.content)
         assert resp["Content-Type"] == "application/problem+json"

@@ -68,12 +68,21 @@ REFUSED = [
     # Every address a name resolves to must be public, not just the first.
     ("http://mixed.example/", ["93.184.216.34", "192.168.0.10"], "resolves to 192.168.0.10, a private"),
     ("http://nowhere.example/", [], "could not be resolved"),
+    # Port 0 was read as "no port" (the scheme's default) and accepted.
+    ("https://93.184.216.34:0/hook", None, "the port 0 is outside 1-65535"),
+    ("https://93.184.216.34:000/hook", None, "the port 0 is outside 1-65535"),
+    ("http://[2606:2800:220:1:248:1893:25c8:1946]:0/", None, "the port 0 is outside 1-65535"),
+    ("https://hooks.example.com:0/", ["93.184.216.34"], "the port 0 is outside 1-65535"),
+    ("https://93.184.216.34:65536/", None, "the port 65536 is outside 1-65535"),
+    ("https://93.184.216.34:99999/", None, "the port 99999 is outside 1-65535"),
 ]
 
 ALLOWED = [
     ("http://93.184.216.34/hook", None, "93.184.216.34"),
     ("https://93.184.216.34:8443/a/b?c=1", None, "93.184.216.34"),
     ("http://1.1.1.1/", None, "1.1.1.1"),
+    ("https://93.184.216.34:1/", None, "93.184.216.34"),
+    ("https://93.184.216.34:65535/", None, "93.184.216.34"),
     ("http://[2606:2800:220:1:248:1893:25c8:1946]/", None, "2606:2800:220:1:248:1893:25c8:1946"),
     ("http://[::ffff:93.184.216.34]/", None, "93.184.216.34"),
     ("https://hooks.example.com/stripe-like", ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"], "93.184.216.34"),
@@ -115,6 +124,8 @@ def test_it_keeps_host_port_and_path_for_the_request(fake_dns) -> None:
         "/in/box?x=1",
     )
     assert fake_dns.lookups == ["hooks.example.com"]
+    assert url_check("http://93.184.216.34:/").port == 80  # an empty port is the scheme's default, as urlsplit reads it
+    assert url_check("https://[2606:2800:220:1:248:1893:25c8:1946]/").port == 443
 
 
 def test_it_exempts_only_the_allowlisted_hosts(fake_dns, settings) -> None:
@@ -172,7 +183,9 @@ def test_it_registers_a_public_endpoint(api_client, fake_dns) -> None:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("url", ["http://127.0.0.1:9/", "http://0x7f000001/", "http://internal.example/"])
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:9/", "http://0x7f000001/", "http://internal.example/", "https://93.184.216.34:0/hook"]
+)
 def test_it_refuses_unsafe_callback_urls_on_recommendation_requests(api_client, fake_dns, url: str) -> None:
     fake_dns.table["internal.example"] = ["10.0.0.5"]
     job = f.job()
