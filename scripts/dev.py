@@ -221,7 +221,7 @@ def serve(env: dict) -> int:
         "Recommendation service is up:",
         f"  API          {base}/api/v1/",
         f"  API docs     {base}/api/docs/",
-        f"  Admin        {base}/admin/   (createsuperuser to log in)",
+        f"  Admin        {base}/admin/",
         f"  Operations   {base}/ops/   (an operator or superuser, logged in through the admin)",
         f"  Metrics      {base}/metrics, worker http://127.0.0.1:{WORKER_METRICS_PORT}/metrics,"
         f" trainer http://127.0.0.1:{WORKER_METRICS_PORT + 1}/metrics",
@@ -229,6 +229,13 @@ def serve(env: dict) -> int:
     ]
     if demo:
         token, job_id = demo.split()
+        lines += [
+            "",
+            'Demo accounts (made by generate_training_data; password "demo"; a production web refuses to',
+            "start while any keeps it):",
+            "  operator                 staff operator: the admin, /ops/, model activation and retrains",
+            "  client0001 ... client0500, cleaner0001 ... cleaner0200   (a client's and a cleaner's view)",
+        ]
         lines += [
             "",
             "Try it (a demo client's token and one of their open jobs):",

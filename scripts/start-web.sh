@@ -11,6 +11,9 @@ if [ "${RUN_MIGRATIONS:-0}" = "1" ]; then
     python manage.py migrate --noinput
 fi
 python manage.py collectstatic --noinput
+# The checks that need the database, e.g. no account still opens with the demo password where
+# ALLOW_DEMO_ACCOUNTS is off (production): refuse to start rather than serve with one.
+python manage.py check --database default --fail-level ERROR
 
 # gunicorn's workers are separate processes: each writes its metrics to files here and /metrics
 # adds them up (app/observability/metrics.py). Emptied first: a previous run's counts would add up.

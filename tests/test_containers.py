@@ -381,11 +381,13 @@ def test_it_ships_an_executable_posix_start_script(script: str) -> None:
     assert commands[-1].startswith("exec "), f"scripts/{script} must exec its process so signals reach it"
 
 
-def test_it_starts_gunicorn_after_collectstatic(tmp_path: Path) -> None:
+def test_it_starts_gunicorn_after_collectstatic_and_the_database_checks(tmp_path: Path) -> None:
     result, calls = run_script("start-web.sh", tmp_path)
     assert result.returncode == 0, result.stderr
     assert calls == [
         ["python", "manage.py", "collectstatic", "--noinput"],
+        # A failed check (e.g. a demo password in production) stops the script: `set -e`.
+        ["python", "manage.py", "check", "--database", "default", "--fail-level", "ERROR"],
         [
             "gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--worker-tmp-dir", "/dev/shm",
             "--worker-class", "gthread",

@@ -25,6 +25,14 @@ logger = logging.getLogger(__name__)
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 
+class Conflict(exceptions.APIException):
+    """409: the request is well formed but the resource's state does not allow it (say which)."""
+
+    status_code = 409
+    default_detail = "This conflicts with the current state."
+    default_code = "conflict"
+
+
 class ServiceUnavailable(exceptions.APIException):
     status_code = 503
     default_detail = "The service is temporarily unavailable; retry shortly."

@@ -245,6 +245,9 @@ FLOWER_URL = env("FLOWER_URL", default="http://127.0.0.1:5555/")
 
 # Webhooks (app/webhooks). Hosts (names or IPs) exempt from the SSRF address checks: for a
 # receiver on localhost in development and tests only; empty in production.
+# Accounts made by generate_training_data open with the password "demo": fine for `make run`,
+# refused by a check at web start (app/synthetic/checks.py) where this is off (production).
+ALLOW_DEMO_ACCOUNTS = env.bool("ALLOW_DEMO_ACCOUNTS", default=True)
 WEBHOOK_ALLOWED_HOSTS = env.list("WEBHOOK_ALLOWED_HOSTS", default=[])
 # Seconds before each retry; each delay is drawn uniformly below its step (full jitter).
 # After the last step a delivery is failed. The default spans about 16 hours at most.

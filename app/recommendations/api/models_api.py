@@ -11,12 +11,12 @@ from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
-from rest_framework import exceptions, serializers, status
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from app.api.errors import ServiceUnavailable
+from app.api.errors import Conflict, ServiceUnavailable
 from app.api.fields import StrictInput
 from app.api.pagination import BoundedLimitOffsetPagination
 from app.api.permissions import operator_only
@@ -26,12 +26,6 @@ from app.recommendations import registry
 from app.recommendations.models import ModelVersion
 
 IsOperator = operator_only("Only operators can manage model versions.")
-
-
-class Conflict(exceptions.APIException):
-    status_code = 409
-    default_detail = "This conflicts with the current state."
-    default_code = "conflict"
 
 
 class ModelVersionOutput(serializers.ModelSerializer):

@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from app.accounts.models import User
-from app.api.errors import ServiceUnavailable
+from app.api.errors import Conflict, ServiceUnavailable
 from app.api.parsers import StrictJSONParser
 from app.api.schema import COMMON, problems
 from app.api.throttling import RedisUserRateThrottle
@@ -36,6 +36,7 @@ from app.recommendations.questions import may_ask_about_own, own_question
 from app.recommendations.results import request_payload, result_get, result_wait
 
 Kind = RecommendationRequest.Kind
+CLOSED_JOB_STATUSES = (CleaningJob.Status.COMPLETED, CleaningJob.Status.CANCELLED)
 
 
 def _visible_job(user: User, job_id: int) -> CleaningJob:
@@ -45,9 +46,12 @@ def _visible_job(user: User, job_id: int) -> CleaningJob:
             raise Http404
         qs = qs.filter(client__user=user)
     try:
-        return qs.get(pk=job_id)
+        job = qs.get(pk=job_id)
     except CleaningJob.DoesNotExist:
         raise Http404 from None
+    if job.status in CLOSED_JOB_STATUSES:
+        raise Conflict(f"This job is {job.status}: cleaners are recommended only for jobs still open.")
+    return job
 
 
 def _visible_cleaner(user: User, cleaner_id: int) -> CleanerProfile:
@@ -178,7 +182,9 @@ _ASYNC_RESPONSES = {
 class JobRecommendationsView(APIView):
     """Ask for the best cleaners for one of your jobs."""
 
-    @extend_schema(request=s.RecommendationInput, responses=_ASYNC_RESPONSES, tags=["recommendations"])
+    @extend_schema(
+        request=s.RecommendationInput, responses={**_ASYNC_RESPONSES, **problems(409)}, tags=["recommendations"]
+    )
     def post(self, request: Request, job_id: int) -> Response:
         data = s.RecommendationInput(data=request.data)
         data.is_valid(raise_exception=True)

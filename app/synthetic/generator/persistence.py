@@ -39,7 +39,7 @@ from app.synthetic.generator.params import (
 )
 from app.synthetic.generator.simulation import Outcome
 from app.synthetic.generator.world import Cleaners, Properties, World
-from app.synthetic.models import ExpectedRating
+from app.synthetic.models import DemoAccount, ExpectedRating
 
 BATCH_SIZE = 1000
 
@@ -81,6 +81,9 @@ def insert_users(fake: Faker, rng: np.random.Generator, world: World) -> tuple[l
         operator.is_staff = True
         everyone.append(operator)
     User.objects.bulk_create(everyone, batch_size=BATCH_SIZE)
+    DemoAccount.objects.bulk_create(
+        [DemoAccount(user=u, password_hash=u.password) for u in everyone], batch_size=BATCH_SIZE, ignore_conflicts=True
+    )
     tokens = Token.objects.bulk_create(
         [Token(key=rng.bytes(20).hex(), user=u) for u in everyone], batch_size=BATCH_SIZE
     )
