@@ -31,15 +31,19 @@ from app.recommendations.api.fast import cache_lookup_once, cached_response
 from app.recommendations.cache import cache_lookup, owner_remember, owner_subject
 from app.recommendations.experiments import experiment_assign
 from app.recommendations.models import RecommendationRequest
-from app.recommendations.questions import may_ask_about_own, own_question
+from app.recommendations.questions import may_ask_about_anyone, may_ask_about_own, own_question
 from app.recommendations.results import request_payload, result_get, result_wait
 
 Kind = RecommendationRequest.Kind
 
 
+def _asks_for_anyone(user: User) -> bool:
+    return may_ask_about_anyone(role=user.role, is_superuser=user.is_superuser)
+
+
 def _visible_job(user: User, job_id: int) -> CleaningJob:
     qs = CleaningJob.objects.select_related("client")
-    if not user.is_operator:
+    if not _asks_for_anyone(user):
         if not may_ask_about_own(kind=Kind.CLEANERS_FOR_JOB, role=user.role):
             raise Http404
         qs = qs.filter(client__user=user)
@@ -51,7 +55,7 @@ def _visible_job(user: User, job_id: int) -> CleaningJob:
 
 def _visible_cleaner(user: User, cleaner_id: int) -> CleanerProfile:
     qs = CleanerProfile.objects.all()
-    if not user.is_operator:
+    if not _asks_for_anyone(user):
         qs = qs.filter(user=user)
     try:
         return qs.get(pk=cleaner_id)
@@ -87,12 +91,12 @@ def _ask_about_own(
     with no database query; on a miss the ownership query is skipped when the record says this
     user owns the subject (any change to the subject's ownership voids the record; cache.py).
     `load` is that query: the subject, or 404.
-    Operators ask on others' behalf (the A/B subject is someone else), and a caller who asked
-    for a callback gets one rather than a cached answer: both take the full path.
+    Operators and integration keys ask on others' behalf (the A/B subject is someone else), and
+    a caller who asked for a callback gets one rather than a cached answer: both take the full path.
     """
     user = request.user
     subject_field = "cleaner" if kind == Kind.JOBS_FOR_CLEANER else "job"
-    if callback_url or user.is_operator:
+    if callback_url or _asks_for_anyone(user):
         return _request_or_cached(
             request, kind=kind, **{subject_field: load()}, limit=limit, mode=mode, callback_url=callback_url
         )
@@ -216,19 +220,22 @@ class BidSuggestionsView(APIView):
         data = s.BidSuggestionInput(data=request.data)
         data.is_valid(raise_exception=True)
         user = request.user
-        if not (user.is_operator or user.role == User.Role.CLEANER):
-            raise PermissionDenied("Only cleaners and operators can ask for bid suggestions.")
+        anyone = _asks_for_anyone(user)
+        if not (anyone or user.role == User.Role.CLEANER):
+            raise PermissionDenied("Only cleaners, operators and integration keys can ask for bid suggestions.")
         cleaner_id = data.validated_data.get("cleaner_id")
         if cleaner_id is None:
-            if user.is_operator:
-                raise s.serializers.ValidationError({"cleaner_id": ["This field is required for operators."]})
+            if anyone:
+                raise s.serializers.ValidationError(
+                    {"cleaner_id": ["This field is required for operators and integration keys."]}
+                )
             cleaner = CleanerProfile.objects.filter(user=user).first()
             if cleaner is None:
                 raise Http404
         else:
             cleaner = _visible_cleaner(user, cleaner_id)
         job = CleaningJob.objects.filter(pk=job_id).first()
-        if job is None or (not user.is_operator and job.status != CleaningJob.Status.OPEN_FOR_BIDS):
+        if job is None or (not anyone and job.status != CleaningJob.Status.OPEN_FOR_BIDS):
             raise Http404
         return _request_or_cached(
             request,
