@@ -22,6 +22,7 @@ urlpatterns = [
         name="recommendation-request-detail",
     ),
     path("", include("app.webhooks.urls")),
+    path("", include("app.integrations.urls")),
     path("auth/token/", views.ObtainTokenView.as_view(), name="auth-token"),
     path("jobs/<int:job_id>/bid-suggestions/", views.BidSuggestionsView.as_view(), name="bid-suggestions"),
     path("feedback/", feedback.FeedbackView.as_view(), name="feedback"),
