@@ -3,6 +3,7 @@
 from django.conf import settings
 from rest_framework import serializers
 
+from app.marketplace.models import external_id_validator
 from app.recommendations.models import Mode, RecommendationRequest
 from app.webhooks.ssrf import validate_webhook_url
 
@@ -17,9 +18,22 @@ class RecommendationInput(serializers.Serializer):
 
 class BidSuggestionInput(serializers.Serializer):
     cleaner_id = serializers.IntegerField(min_value=1, required=False)
+    cleaner_external_id = serializers.CharField(
+        max_length=64,
+        required=False,
+        validators=[external_id_validator],
+        help_text="The cleaner by the marketplace's own id, instead of `cleaner_id`.",
+    )
     callback_url = serializers.URLField(
         max_length=2048, required=False, allow_blank=True, default="", validators=[validate_webhook_url]
     )
+
+    def validate(self, attrs: dict) -> dict:
+        if "cleaner_id" in attrs and "cleaner_external_id" in attrs:
+            raise serializers.ValidationError(
+                {"cleaner_external_id": ["Give cleaner_id or cleaner_external_id, not both."]}
+            )
+        return attrs
 
 
 class RequestAccepted(serializers.Serializer):
