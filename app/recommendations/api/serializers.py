@@ -46,7 +46,18 @@ class RequestState(serializers.Serializer):
     id = serializers.UUIDField()
     kind = serializers.ChoiceField(choices=RecommendationRequest.Kind.choices)
     status = serializers.ChoiceField(choices=RecommendationRequest.Status.choices)
-    result = serializers.JSONField(allow_null=True)
+    result = serializers.JSONField(
+        allow_null=True,
+        help_text=(
+            "Once succeeded, by `kind`. `cleaners_for_job`: `job_id`, `job_external_id`, `mode`, `model_version`, "
+            "`candidates` and `cleaners`, best first: `{cleaner_id, cleaner_external_id, rank, score, "
+            "rule_based_score, neural_score, components}`. `jobs_for_cleaner`: `cleaner_id`, "
+            "`cleaner_external_id`, ... and `jobs`: `{job_id, job_external_id, rank, score, ...}`. "
+            "`bid_suggestion`: `job_id`, `job_external_id`, `cleaner_id`, `cleaner_external_id`, "
+            "`suggested_amount`, `low`, `high`, `confidence`, `components`. Every `*_external_id` is the "
+            "marketplace's own id of that row."
+        ),
+    )
     error = serializers.CharField(allow_null=True)
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
