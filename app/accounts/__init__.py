@@ -1,1 +1,1 @@
-"""Users and their roles: client, cleaner, operator."""
+"""Users and their roles: client, cleaner, operator, integration."""

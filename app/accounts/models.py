@@ -1,4 +1,9 @@
-"""A user has exactly one role; it decides what the API lets them see."""
+"""A user has exactly one role; it decides what the API lets them see.
+
+`integration` is not a person: it is the principal of one integration key (app/integrations),
+the marketplace's backend calling this service. It asks on anyone's behalf, as an operator
+does, but operates nothing (models, stats, the operator page).
+"""
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
@@ -9,12 +14,17 @@ class User(AbstractUser):
         CLIENT = "client", "Client"
         CLEANER = "cleaner", "Cleaner"
         OPERATOR = "operator", "Operator"
+        INTEGRATION = "integration", "Integration"
 
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.CLIENT, db_index=True)
 
     @property
     def is_operator(self) -> bool:
         return self.operates(role=self.role, is_superuser=self.is_superuser)
+
+    @property
+    def is_integration(self) -> bool:
+        return self.role == self.Role.INTEGRATION
 
     @classmethod
     def operates(cls, *, role: str, is_superuser: bool) -> bool:

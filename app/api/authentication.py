@@ -176,6 +176,10 @@ class CachedTokenAuthentication(TokenAuthentication):
             return user, token
         try:
             user, token = super().authenticate_credentials(key)
+            if user.role == User.Role.INTEGRATION:
+                # An integration account speaks only through its key (app/integrations), which a
+                # revocation stops; a token made for it by hand must not outlive that.
+                raise AuthenticationFailed("Integration accounts authenticate with their key (Bearer), not a token.")
         except AuthenticationFailed:
             _forget_count(request)
             raise

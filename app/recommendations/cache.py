@@ -21,7 +21,9 @@ from app.common.redis_client import client
 logger = logging.getLogger(__name__)
 
 GEN = "recsvc:gen:{name}"
-ENTRY = "recsvc:cache:{kind}:{user}:{subject}:{limit}:{mode}"
+# `v2`: answers carry the subjects' external ids. A new shape of answer takes a new version, so
+# that no answer of the old shape is served after a deploy (the old entries simply expire).
+ENTRY = "recsvc:cache:v2:{kind}:{user}:{subject}:{limit}:{mode}"
 OWNER = "recsvc:owner:{subject}"
 # An owner record outlives no change to its subject (see above); the TTL only bounds memory.
 OWNER_TTL = 7 * 24 * 3600

@@ -1,9 +1,9 @@
 """The rules of asking for recommendations, shared by the DRF views and the fast path (api/fast.py).
 
-Who may ask: an operator asks about anyone (the view loads the subject); anyone else asks about
-their own, and only a client has jobs, so only a client asks for a job's cleaners. Which question
-it is: the A/B assignment decides the mode unless the caller chose one, so the cache key holds
-the assignment's mode, and two variants never share an answer.
+Who may ask: an operator or an integration key asks about anyone (the view loads the subject);
+anyone else asks about their own, and only a client has jobs, so only a client asks for a job's
+cleaners. Which question it is: the A/B assignment decides the mode unless the caller chose one,
+so the cache key holds the assignment's mode, and two variants never share an answer.
 """
 
 from __future__ import annotations
@@ -13,6 +13,11 @@ from app.recommendations.experiments import Assignment, experiment_assign_for_us
 from app.recommendations.models import RecommendationRequest
 
 Kind = RecommendationRequest.Kind
+
+
+def may_ask_about_anyone(*, role: str, is_superuser: bool) -> bool:
+    """Whether a user asks on any subject's behalf: operators, and the marketplace's integration keys."""
+    return User.operates(role=role, is_superuser=is_superuser) or role == User.Role.INTEGRATION
 
 
 def may_ask_about_own(*, kind: str, role: str) -> bool:

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "app.recommendations",
     "app.synthetic",
     "app.webhooks",
+    "app.integrations",
     "app.observability",
     "app.ops",
     # The worker's management commands; the app itself imports nothing (see workers/apps.py).
@@ -137,7 +138,10 @@ if TRUSTED_PROXY_COUNT < 0:
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # End users' `Token` first: its class names the scheme of every 401's WWW-Authenticate.
         "app.api.authentication.CachedTokenAuthentication",
+        # The marketplace's backend: `Bearer <integration key>` (app/integrations).
+        "app.integrations.authentication.IntegrationKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

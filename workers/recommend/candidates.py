@@ -41,6 +41,7 @@ _CLEANER_FIELDS = (
     "score__quality",
     "score__reliability",
     "score__review_count",
+    "external_id",
 )
 _JOB_FIELDS = (
     "id",
@@ -56,12 +57,13 @@ _JOB_FIELDS = (
     "property__bedrooms",
     "property__bathrooms",
     "property__has_pets",
+    "external_id",
 )
 _DEFAULT_QUALITY = float(smoothed_quality(np.zeros(1), np.zeros(1), PRIOR_RATING)[0])
 
 
-def _job_row_to_columns(row: tuple) -> dict[str, float]:
-    (job_id, client_id, lat, lng, service, start, duration, budget, ptype, size, bedrooms, bathrooms, pets) = row
+def _job_row_to_columns(row: tuple) -> dict[str, float | str]:
+    (job_id, client_id, lat, lng, service, start, duration, budget, ptype, size, bedrooms, bathrooms, pets, ext) = row
     start = start.astimezone(UTC)
     start_hour = start.hour + start.minute / 60.0
     return {
@@ -80,6 +82,8 @@ def _job_row_to_columns(row: tuple) -> dict[str, float]:
         "bedrooms": bedrooms,
         "bathrooms": bathrooms,
         "has_pets": float(pets),
+        # Not a feature: what the answer names the job by, beside its id.
+        "external_id": ext,
     }
 
 
@@ -103,11 +107,14 @@ def _cleaner_rows_to_columns(rows: list[tuple]) -> dict[str, np.ndarray]:
         "quality": np.fromiter((_DEFAULT_QUALITY if x is None else x for x in cols[12]), np.float64, n),
         "reliability": np.fromiter((PRIOR_RELIABILITY if x is None else x for x in cols[13]), np.float64, n),
         "review_count": np.fromiter((0 if x is None else x for x in cols[14]), np.float64, n),
+        # Not a feature: what the answer names the cleaner by, beside its id. An object array of
+        # the row's own strings, so a table of 100,000 cleaners costs only the pointers.
+        "external_id": np.array(cols[15], dtype=object),
     }
     return out
 
 
-def job_context_of(job: CleaningJob) -> dict[str, float]:
+def job_context_of(job: CleaningJob) -> dict[str, float | str]:
     """The context of a job whose property is already loaded (select_related): no query."""
     if "property" not in job._state.fields_cache:
         return job_context(job_id=job.pk)
@@ -127,11 +134,12 @@ def job_context_of(job: CleaningJob) -> dict[str, float]:
             p.bedrooms,
             p.bathrooms,
             p.has_pets,
+            job.external_id,
         )
     )
 
 
-def job_context(*, job_id: int) -> dict[str, float] | None:
+def job_context(*, job_id: int) -> dict[str, float | str] | None:
     row = CleaningJob.objects.filter(pk=job_id).values_list(*_JOB_FIELDS).first()
     return _job_row_to_columns(row) if row else None
 
@@ -163,7 +171,7 @@ def unavailable_cleaner_ids(*, job: CleaningJob) -> set[int]:
 
 
 def candidate_cleaners_for_job(
-    *, job: CleaningJob, context: dict[str, float], cleaners: dict[str, np.ndarray]
+    *, job: CleaningJob, context: dict[str, float | str], cleaners: dict[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
     """Of `cleaners` (all active ones), those who offer the service, work then, are in range,
     and are neither blocked by the client nor busy. One query, for the exclusions."""
@@ -189,7 +197,7 @@ def cleaner_columns(*, cleaner_id: int) -> dict[str, np.ndarray] | None:
     return _cleaner_rows_to_columns(rows) if rows else None
 
 
-def open_jobs_for_cleaner(*, cleaner: CleanerProfile, now: datetime | None = None) -> list[dict[str, float]]:
+def open_jobs_for_cleaner(*, cleaner: CleanerProfile, now: datetime | None = None) -> list[dict[str, float | str]]:
     """Open future jobs this cleaner could take: service, weekday, hours, range, not blocked, no bid yet."""
     now = now or timezone.now()
     radius = float(cleaner.service_radius_km)

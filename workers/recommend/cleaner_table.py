@@ -1,5 +1,8 @@
 """Every active cleaner's scoring columns, held in the worker's memory.
 
+Beside the numbers, `external_id` (an object array of the rows' strings) names each cleaner
+in the answer as the marketplace knows it; no feature reads it.
+
 Candidate selection then filters in numpy (service, weekday, hours, distance against each
 cleaner's radius) and asks the database one small question per request: which of them are
 blocked by this client or busy at that time. That keeps scoring 200 candidates near a

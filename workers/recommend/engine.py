@@ -40,6 +40,7 @@ class Scored:
     """Scores of one subject against its candidates, best first, cut to the limit."""
 
     ids: np.ndarray
+    external_ids: np.ndarray  # the subjects' `external_id`s (objects), aligned with `ids`
     score: np.ndarray
     rule_based_score: np.ndarray
     neural_score: np.ndarray | None
@@ -54,6 +55,7 @@ class Scored:
             out.append(
                 {
                     "id": subject_id,
+                    "external_id": self.external_ids[i],
                     "rank": i + 1,
                     "score": round(float(self.score[i]), 6),
                     "rule_based_score": round(float(self.rule_based_score[i]), 6),
@@ -154,7 +156,7 @@ class RecommendationEngine:
             score = rule
         return score, rule, neural, components, mode, loaded.version if loaded is not None else ""
 
-    def _top(self, ids: np.ndarray, scored: tuple, limit: int) -> Scored:
+    def _top(self, ids: np.ndarray, external_ids: np.ndarray, scored: tuple, limit: int) -> Scored:
         score, rule, neural, components, mode, version = scored
         n = len(ids)
         if n > limit:
@@ -164,6 +166,7 @@ class RecommendationEngine:
             order = np.lexsort((ids, -score))
         return Scored(
             ids=ids[order],
+            external_ids=external_ids[order],
             score=score[order],
             rule_based_score=rule[order],
             neural_score=None if neural is None else neural[order],
@@ -182,7 +185,7 @@ class RecommendationEngine:
         cleaners = candidates.candidate_cleaners_for_job(job=job, context=context, cleaners=cleaner_table.get())
         job_cols = F.broadcast_job(context, len(cleaners["cleaner_id"]))
         scored = self.score_pairs(job_cols, cleaners, mode=mode, model_version=model_version)
-        return self._top(cleaners["cleaner_id"], scored, limit)
+        return self._top(cleaners["cleaner_id"], cleaners["external_id"], scored, limit)
 
     def score_jobs_for_cleaner(
         self, cleaner: CleanerProfile, limit: int = 10, *, mode: str | None = None, model_version: str | None = None
@@ -193,7 +196,8 @@ class RecommendationEngine:
         one = candidates.cleaner_columns(cleaner_id=cleaner.pk)
         cleaner_cols = F.take(one, np.zeros(n, dtype=np.int64))
         scored = self.score_pairs(job_cols, cleaner_cols, mode=mode, model_version=model_version)
-        return self._top(job_cols["job_id"].astype(np.int64), scored, limit)
+        external_ids = np.array([j["external_id"] for j in jobs], dtype=object)
+        return self._top(job_cols["job_id"].astype(np.int64), external_ids, scored, limit)
 
     # -- the guide's interface -------------------------------------------------------------
 

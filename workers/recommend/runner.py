@@ -171,6 +171,11 @@ def _score_rows(model, req: RecommendationRequest, scored, subject_field: str, f
     ]
 
 
+def _named(row: dict, subject: str) -> dict:
+    """A scored row as the answer lists it: the subject's id and the marketplace's id first."""
+    return {f"{subject}_id": row.pop("id"), f"{subject}_external_id": row.pop("external_id"), **row}
+
+
 def _run_cleaners_for_job(req: RecommendationRequest, engine: RecommendationEngine) -> tuple[dict, Rows]:
     scored = engine.score_cleaners_for_job(
         req.job, req.limit, mode=req.mode or None, model_version=req.pinned_model_version or None
@@ -178,10 +183,11 @@ def _run_cleaners_for_job(req: RecommendationRequest, engine: RecommendationEngi
     rows = partial(_score_rows, CleanerRecommendation, req, scored, "cleaner_id", {"job_id": req.job_id})
     result = {
         "job_id": req.job_id,
+        "job_external_id": req.job.external_id,
         "mode": scored.mode,
         "model_version": scored.model_version or None,
         "candidates": scored.candidates,
-        "cleaners": [{"cleaner_id": r.pop("id"), **r} for r in scored.rows()],
+        "cleaners": [_named(r, "cleaner") for r in scored.rows()],
     }
     return result, rows
 
@@ -193,10 +199,11 @@ def _run_jobs_for_cleaner(req: RecommendationRequest, engine: RecommendationEngi
     rows = partial(_score_rows, JobRecommendation, req, scored, "job_id", {"cleaner_id": req.cleaner_id})
     result = {
         "cleaner_id": req.cleaner_id,
+        "cleaner_external_id": req.cleaner.external_id,
         "mode": scored.mode,
         "model_version": scored.model_version or None,
         "candidates": scored.candidates,
-        "jobs": [{"job_id": r.pop("id"), **r} for r in scored.rows()],
+        "jobs": [_named(r, "job") for r in scored.rows()],
     }
     return result, rows
 
@@ -213,7 +220,13 @@ def _run_bid_suggestion(req: RecommendationRequest, engine: RecommendationEngine
         confidence=s["confidence"],
         components=s["components"],
     )
-    return {"job_id": req.job_id, "cleaner_id": req.cleaner_id, **s}, partial(list, [row])
+    subjects = {
+        "job_id": req.job_id,
+        "job_external_id": req.job.external_id,
+        "cleaner_id": req.cleaner_id,
+        "cleaner_external_id": req.cleaner.external_id,
+    }
+    return {**subjects, **s}, partial(list, [row])
 
 
 RUNNERS = {

@@ -10,8 +10,9 @@ token's user, the cache entry: `token_lookup`) and a little Python.
 
 `cached_first` puts `answer_from_cache` in front of the DRF view. It answers only what it can
 answer exactly as the view would, and nothing else: a `POST` with an `Authorization: Token`
-header whose user is in the authentication cache, under the throttle's rate, neither an
-operator nor (for a job's cleaners) a non-client; an empty or small UTF-8 JSON body holding at
+header (never an integration key's `Bearer`) whose user is in the authentication cache, under
+the throttle's rate, neither an operator nor an integration account (both ask on others'
+behalf) nor (for a job's cleaners) a non-client; an empty or small UTF-8 JSON body holding at
 most `limit` (an integer in range), `mode` (a known mode or "") and an empty `callback_url`;
 no query string; an `Accept` that allows JSON; and a fresh cached answer. Anything else —
 including every error, and every input it might read otherwise than DRF — goes to the DRF
@@ -31,7 +32,6 @@ from functools import lru_cache
 
 from django.http import HttpRequest, HttpResponse
 
-from app.accounts.models import User
 from app.api.authentication import throttle_ident, token_from_header, token_lookup
 from app.api.parsers import json_text_load
 from app.api.throttling import COUNTED, RedisUserRateThrottle
@@ -39,7 +39,7 @@ from app.observability.metrics import cache_lookup_record
 from app.recommendations.api.serializers import RecommendationInput
 from app.recommendations.cache import CacheLookup, cache_lookup, cache_lookup_keys, cache_lookup_read
 from app.recommendations.models import RecommendationRequest
-from app.recommendations.questions import may_ask_about_own, own_question
+from app.recommendations.questions import may_ask_about_anyone, may_ask_about_own, own_question
 
 Kind = RecommendationRequest.Kind
 
@@ -177,8 +177,8 @@ def answer_from_cache(
     counted = getattr(request, COUNTED, None)
     if counted is not None and counted[1] > RedisUserRateThrottle().num_requests:
         return None  # the view answers 429
-    if not user["is_active"] or User.operates(role=user["role"], is_superuser=user["is_superuser"]):
-        return None  # operators ask on others' behalf: the view loads the subject
+    if not user["is_active"] or may_ask_about_anyone(role=user["role"], is_superuser=user["is_superuser"]):
+        return None  # operators and integration keys ask on others' behalf: the view loads the subject
     if not may_ask_about_own(kind=kind, role=user["role"]):
         return None  # the view answers 404
     if user["id"] == guess and values is not None:

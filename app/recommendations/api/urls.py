@@ -1,5 +1,7 @@
 from django.urls import include, path
 
+from app.api import converters  # noqa: F401  (registers <external_id:...>)
+
 from . import feedback, models_api, stats_api, views
 from .fast import Kind, cached_first
 
@@ -21,7 +23,24 @@ urlpatterns = [
         views.RecommendationRequestView.as_view(),
         name="recommendation-request-detail",
     ),
+    # The same questions with the subject named by the marketplace's own id (views.py).
+    path(
+        "jobs/by-external-id/<external_id:external_id>/recommendations/",
+        views.JobByExternalIdRecommendationsView.as_view(),
+        name="job-by-external-id-recommendations",
+    ),
+    path(
+        "cleaners/by-external-id/<external_id:external_id>/recommendations/",
+        views.CleanerByExternalIdRecommendationsView.as_view(),
+        name="cleaner-by-external-id-recommendations",
+    ),
+    path(
+        "jobs/by-external-id/<external_id:external_id>/bid-suggestions/",
+        views.JobByExternalIdBidSuggestionsView.as_view(),
+        name="job-by-external-id-bid-suggestions",
+    ),
     path("", include("app.webhooks.urls")),
+    path("", include("app.integrations.urls")),
     path("auth/token/", views.ObtainTokenView.as_view(), name="auth-token"),
     path("jobs/<int:job_id>/bid-suggestions/", views.BidSuggestionsView.as_view(), name="bid-suggestions"),
     path("feedback/", feedback.FeedbackView.as_view(), name="feedback"),

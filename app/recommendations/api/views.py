@@ -1,7 +1,10 @@
 """Thin views: validate, check who may see what, call one service, answer.
 
 Ids that are not the caller's answer 404, exactly like ids that do not exist, so the API does
-not reveal what other accounts hold.
+not reveal what other accounts hold. Every question names its subject by our id
+(`jobs/{job_id}/...`) or by the marketplace's own (`jobs/by-external-id/{external_id}/...`);
+both forms follow the same rules and ask the same question (the same cached answer, the same
+request), since the external id is resolved to the row first.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from app.api.parsers import StrictJSONParser
 from app.api.schema import COMMON, problems
 from app.api.throttling import RedisUserRateThrottle
 from app.common.tasks import QueueUnavailable
-from app.marketplace.models import CleanerProfile, CleaningJob
+from app.marketplace.models import EXTERNAL_ID_PATTERN, CleanerProfile, CleaningJob
 from app.observability.metrics import cache_lookup_record
 from app.recommendations import services
 from app.recommendations.api import serializers as s
@@ -32,21 +35,26 @@ from app.recommendations.api.fast import cache_lookup_once, cached_response
 from app.recommendations.cache import cache_lookup, owner_remember, owner_subject
 from app.recommendations.experiments import experiment_assign
 from app.recommendations.models import RecommendationRequest
-from app.recommendations.questions import may_ask_about_own, own_question
+from app.recommendations.questions import may_ask_about_anyone, may_ask_about_own, own_question
 from app.recommendations.results import request_payload, result_get, result_wait
 
 Kind = RecommendationRequest.Kind
 CLOSED_JOB_STATUSES = (CleaningJob.Status.COMPLETED, CleaningJob.Status.CANCELLED)
 
 
-def _visible_job(user: User, job_id: int) -> CleaningJob:
+def _asks_for_anyone(user: User) -> bool:
+    return may_ask_about_anyone(role=user.role, is_superuser=user.is_superuser)
+
+
+def _visible_job(user: User, **lookup: int | str) -> CleaningJob:
+    """The job `lookup` names (`pk=` or `external_id=`) if `user` may ask about it, else 404."""
     qs = CleaningJob.objects.select_related("client")
-    if not user.is_operator:
+    if not _asks_for_anyone(user):
         if not may_ask_about_own(kind=Kind.CLEANERS_FOR_JOB, role=user.role):
             raise Http404
         qs = qs.filter(client__user=user)
     try:
-        job = qs.get(pk=job_id)
+        job = qs.get(**lookup)
     except CleaningJob.DoesNotExist:
         raise Http404 from None
     if job.status in CLOSED_JOB_STATUSES:
@@ -54,12 +62,13 @@ def _visible_job(user: User, job_id: int) -> CleaningJob:
     return job
 
 
-def _visible_cleaner(user: User, cleaner_id: int) -> CleanerProfile:
+def _visible_cleaner(user: User, **lookup: int | str) -> CleanerProfile:
+    """The cleaner `lookup` names (`pk=` or `external_id=`) if `user` may ask about it, else 404."""
     qs = CleanerProfile.objects.all()
-    if not user.is_operator:
+    if not _asks_for_anyone(user):
         qs = qs.filter(user=user)
     try:
-        return qs.get(pk=cleaner_id)
+        return qs.get(**lookup)
     except CleanerProfile.DoesNotExist:
         raise Http404 from None
 
@@ -92,12 +101,12 @@ def _ask_about_own(
     with no database query; on a miss the ownership query is skipped when the record says this
     user owns the subject (any change to the subject's ownership voids the record; cache.py).
     `load` is that query: the subject, or 404.
-    Operators ask on others' behalf (the A/B subject is someone else), and a caller who asked
-    for a callback gets one rather than a cached answer: both take the full path.
+    Operators and integration keys ask on others' behalf (the A/B subject is someone else), and
+    a caller who asked for a callback gets one rather than a cached answer: both take the full path.
     """
     user = request.user
     subject_field = "cleaner" if kind == Kind.JOBS_FOR_CLEANER else "job"
-    if callback_url or user.is_operator:
+    if callback_url or _asks_for_anyone(user):
         return _request_or_cached(
             request, kind=kind, **{subject_field: load()}, limit=limit, mode=mode, callback_url=callback_url
         )
@@ -179,6 +188,15 @@ _ASYNC_RESPONSES = {
 }
 
 
+_BY_EXTERNAL_ID = OpenApiParameter(
+    "external_id",
+    str,
+    OpenApiParameter.PATH,
+    description="The marketplace's own id of the subject (`external_id`), as the marketplace sent it.",
+    pattern=f"^{EXTERNAL_ID_PATTERN}$",
+)
+
+
 class JobRecommendationsView(APIView):
     """Ask for the best cleaners for one of your jobs."""
 
@@ -192,8 +210,26 @@ class JobRecommendationsView(APIView):
             request,
             kind=Kind.CLEANERS_FOR_JOB,
             job_id=job_id,
-            load=lambda: _visible_job(request.user, job_id),
+            load=lambda: _visible_job(request.user, pk=job_id),
             **data.validated_data,
+        )
+
+
+class JobByExternalIdRecommendationsView(APIView):
+    """Ask for the best cleaners for a job named by its external id (yours; any, for operators and keys)."""
+
+    @extend_schema(
+        request=s.RecommendationInput,
+        responses=_ASYNC_RESPONSES,
+        tags=["recommendations"],
+        parameters=[_BY_EXTERNAL_ID],
+    )
+    def post(self, request: Request, external_id: str) -> Response:
+        data = s.RecommendationInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        job = _visible_job(request.user, external_id=external_id)
+        return _ask_about_own(
+            request, kind=Kind.CLEANERS_FOR_JOB, job_id=job.pk, load=lambda: job, **data.validated_data
         )
 
 
@@ -208,9 +244,61 @@ class CleanerRecommendationsView(APIView):
             request,
             kind=Kind.JOBS_FOR_CLEANER,
             cleaner_id=cleaner_id,
-            load=lambda: _visible_cleaner(request.user, cleaner_id),
+            load=lambda: _visible_cleaner(request.user, pk=cleaner_id),
             **data.validated_data,
         )
+
+
+class CleanerByExternalIdRecommendationsView(APIView):
+    """Ask for the best open jobs for a cleaner named by its external id (yourself; any, for operators and keys)."""
+
+    @extend_schema(
+        request=s.RecommendationInput,
+        responses=_ASYNC_RESPONSES,
+        tags=["recommendations"],
+        parameters=[_BY_EXTERNAL_ID],
+    )
+    def post(self, request: Request, external_id: str) -> Response:
+        data = s.RecommendationInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        cleaner = _visible_cleaner(request.user, external_id=external_id)
+        return _ask_about_own(
+            request, kind=Kind.JOBS_FOR_CLEANER, cleaner_id=cleaner.pk, load=lambda: cleaner, **data.validated_data
+        )
+
+
+def _suggest_bid(request: Request, **job_lookup: int | str) -> Response:
+    """A bid suggestion for the job `job_lookup` names, for the caller or the cleaner the body names."""
+    data = s.BidSuggestionInput(data=request.data)
+    data.is_valid(raise_exception=True)
+    user = request.user
+    anyone = _asks_for_anyone(user)
+    if not (anyone or user.role == User.Role.CLEANER):
+        raise PermissionDenied("Only cleaners, operators and integration keys can ask for bid suggestions.")
+    cleaner_id = data.validated_data.get("cleaner_id")
+    cleaner_external_id = data.validated_data.get("cleaner_external_id")
+    if cleaner_id is not None:
+        cleaner = _visible_cleaner(user, pk=cleaner_id)
+    elif cleaner_external_id is not None:
+        cleaner = _visible_cleaner(user, external_id=cleaner_external_id)
+    elif anyone:
+        raise s.serializers.ValidationError(
+            {"cleaner_id": ["This field (or cleaner_external_id) is required for operators and integration keys."]}
+        )
+    else:
+        cleaner = CleanerProfile.objects.filter(user=user).first()
+        if cleaner is None:
+            raise Http404
+    job = CleaningJob.objects.filter(**job_lookup).first()
+    if job is None or (not anyone and job.status != CleaningJob.Status.OPEN_FOR_BIDS):
+        raise Http404
+    return _request_or_cached(
+        request,
+        kind=Kind.BID_SUGGESTION,
+        job=job,
+        cleaner=cleaner,
+        callback_url=data.validated_data["callback_url"],
+    )
 
 
 class BidSuggestionsView(APIView):
@@ -220,30 +308,20 @@ class BidSuggestionsView(APIView):
         request=s.BidSuggestionInput, responses={**_ASYNC_RESPONSES, **problems(403)}, tags=["recommendations"]
     )
     def post(self, request: Request, job_id: int) -> Response:
-        data = s.BidSuggestionInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        user = request.user
-        if not (user.is_operator or user.role == User.Role.CLEANER):
-            raise PermissionDenied("Only cleaners and operators can ask for bid suggestions.")
-        cleaner_id = data.validated_data.get("cleaner_id")
-        if cleaner_id is None:
-            if user.is_operator:
-                raise s.serializers.ValidationError({"cleaner_id": ["This field is required for operators."]})
-            cleaner = CleanerProfile.objects.filter(user=user).first()
-            if cleaner is None:
-                raise Http404
-        else:
-            cleaner = _visible_cleaner(user, cleaner_id)
-        job = CleaningJob.objects.filter(pk=job_id).first()
-        if job is None or (not user.is_operator and job.status != CleaningJob.Status.OPEN_FOR_BIDS):
-            raise Http404
-        return _request_or_cached(
-            request,
-            kind=Kind.BID_SUGGESTION,
-            job=job,
-            cleaner=cleaner,
-            callback_url=data.validated_data["callback_url"],
-        )
+        return _suggest_bid(request, pk=job_id)
+
+
+class JobByExternalIdBidSuggestionsView(APIView):
+    """Ask what a cleaner should bid on an open job named by its external id."""
+
+    @extend_schema(
+        request=s.BidSuggestionInput,
+        responses={**_ASYNC_RESPONSES, **problems(403)},
+        tags=["recommendations"],
+        parameters=[_BY_EXTERNAL_ID],
+    )
+    def post(self, request: Request, external_id: str) -> Response:
+        return _suggest_bid(request, external_id=external_id)
 
 
 class RecommendationRequestView(APIView):

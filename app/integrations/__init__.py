@@ -1,0 +1,1 @@
+"""Integration keys: the marketplace's backend calling this service, server to server."""
