@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.db import models, transaction
+from django.utils import timezone
 
 from app.accounts.models import User
 from app.common.tasks import QueueUnavailable, task_send
@@ -38,6 +40,11 @@ class RecommendationType(models.TextChoices):
 
 
 MODELS = {RecommendationType.JOB: JobRecommendation, RecommendationType.CLEANER: CleanerRecommendation}
+# Events that happen once in life per recommendation: a repeat is counted as a duplicate, not
+# stored, so no counter (and no retrain's "new data") can be inflated by repeating it.
+ONCE_EVENTS = frozenset({Event.HIRED, Event.BID_PLACED, Event.BID_ACCEPTED})
+# A view counts once per user and recommendation within this window.
+VIEW_WINDOW = timedelta(hours=24)
 # Events a client cannot report about the cleaners recommended to them.
 JOB_ONLY_EVENTS = frozenset({Event.BID_PLACED, Event.BID_ACCEPTED})
 
@@ -50,6 +57,7 @@ class Target:
     recommendation_id: int
     job_id: int
     cleaner_id: int
+    created_at: datetime | None = None  # when the recommendation was made
 
 
 @dataclass(frozen=True)
@@ -89,17 +97,17 @@ def feedback_targets_resolve(*, user: User, refs: Sequence[dict]) -> list[Target
             for r in refs
             if r["recommendation_type"] == rtype and not r.get("recommendation_id")
         }
-        visible = _recommendations_visible_to(user, rtype).values_list("pk", "job_id", "cleaner_id")
+        visible = _recommendations_visible_to(user, rtype).values_list("pk", "job_id", "cleaner_id", "created_at")
         if ids:
-            for pk, job_id, cleaner_id in visible.filter(pk__in=ids):
-                by_id[(rtype, pk)] = Target(rtype, pk, job_id, cleaner_id)
+            for pk, job_id, cleaner_id, created_at in visible.filter(pk__in=ids):
+                by_id[(rtype, pk)] = Target(rtype, pk, job_id, cleaner_id, created_at)
         if pairs:
             candidates = visible.filter(
                 job_id__in={j for j, _ in pairs}, cleaner_id__in={c for _, c in pairs}
             ).order_by("pk")
-            for pk, job_id, cleaner_id in candidates:  # ascending: the latest one wins
+            for pk, job_id, cleaner_id, created_at in candidates:  # ascending: the latest one wins
                 if (job_id, cleaner_id) in pairs:
-                    by_pair[(rtype, job_id, cleaner_id)] = Target(rtype, pk, job_id, cleaner_id)
+                    by_pair[(rtype, job_id, cleaner_id)] = Target(rtype, pk, job_id, cleaner_id, created_at)
     return [
         by_id.get((r["recommendation_type"], r["recommendation_id"]))
         if r.get("recommendation_id")
@@ -152,11 +160,15 @@ def feedback_ingest(*, user: User, events: Sequence[dict]) -> IngestResult:
                 "idempotency_key", flat=True
             )
         )
+        happened = _happened_already(user, events)
         rows = []
         for e in events:
-            if e["idempotency_key"] in seen:
+            once = _once_key(e)
+            if e["idempotency_key"] in seen or (once is not None and once in happened):
                 continue
             seen.add(e["idempotency_key"])
+            if once is not None:
+                happened.add(once)
             rows.append(_feedback_row(user, e))
         # ignore_conflicts keeps the unique (user, key) constraint the last word on duplicates.
         RecommendationFeedback.objects.bulk_create(rows, ignore_conflicts=True)
@@ -169,6 +181,34 @@ def feedback_ingest(*, user: User, events: Sequence[dict]) -> IngestResult:
         if ids:
             transaction.on_commit(lambda: feedback_enqueue(ids=ids))
     return IngestResult(accepted=len(rows), duplicates=len(events) - len(rows))
+
+
+def _once_key(event: dict) -> tuple | None:
+    """What makes an event count once: a hire or a bid happens once per recommendation, a view
+    counts once per `VIEW_WINDOW`; None for events that may repeat (clicks, ratings...)."""
+    target: Target = event["target"]
+    if event["event"] in ONCE_EVENTS or event["event"] == Event.VIEWED:
+        return (target.recommendation_type, target.recommendation_id, event["event"])
+    return None
+
+
+def _happened_already(user: User, events: Sequence[dict]) -> set[tuple]:
+    """The once-only events of this batch's recommendations this user already reported (one query)."""
+    by_type: dict[str, set[int]] = {}
+    for e in events:
+        if _once_key(e) is not None:
+            by_type.setdefault(e["target"].recommendation_type, set()).add(e["target"].recommendation_id)
+    if not by_type:
+        return set()
+    views_since = timezone.now() - VIEW_WINDOW
+    found: set[tuple] = set()
+    for rtype, ids in by_type.items():
+        column = "job_recommendation_id" if rtype == RecommendationType.JOB else "cleaner_recommendation_id"
+        rows = RecommendationFeedback.objects.filter(user=user, **{f"{column}__in": ids}).filter(
+            models.Q(event__in=ONCE_EVENTS) | models.Q(event=Event.VIEWED, received_at__gte=views_since)
+        )
+        found |= {(rtype, pk, event) for pk, event in rows.values_list(column, "event")}
+    return found
 
 
 def _feedback_row(user: User, event: dict) -> RecommendationFeedback:

@@ -72,9 +72,15 @@ def test_it_applies_flags_and_counters_end_to_end(celery_worker, api_client) -> 
 def test_it_applies_a_repeated_key_once_within_and_across_batches(celery_worker, api_client) -> None:
     rec = cleaner_recommendation()
     user = rec.job.client.user
+    # Three recommendations of the same cleaner for the same job: a view counts once per recommendation.
+    recs = {key: cleaner_recommendation(job=rec.job, cleaner=rec.cleaner) for key in ("k1", "k2", "k3")}
 
-    first = post(api_client, user, [event(rec, key="k1"), event(rec, key="k1"), event(rec, key="k2")])
-    again = post(api_client, user, [event(rec, key="k2"), event(rec, key="k1"), event(rec, key="k3")])
+    first = post(
+        api_client, user, [event(recs["k1"], key="k1"), event(recs["k1"], key="k1"), event(recs["k2"], key="k2")]
+    )
+    again = post(
+        api_client, user, [event(recs["k2"], key="k2"), event(recs["k1"], key="k1"), event(recs["k3"], key="k3")]
+    )
 
     assert first.json() == {"accepted": 2, "duplicates": 1}
     assert again.json() == {"accepted": 1, "duplicates": 2}
@@ -94,7 +100,8 @@ def test_it_accepts_during_a_broker_outage_and_the_sweeper_applies_later(
     # The web's broker is down (nothing listens there); the worker's is fine.
     monkeypatch.setattr("workers.celery.app", Celery("down", broker=f"redis://127.0.0.1:{free_port()}/0"))
 
-    resp = post(api_client, rec.job.client.user, [event(rec) for _ in range(5)])
+    recs = [cleaner_recommendation(job=rec.job, cleaner=rec.cleaner) for _ in range(5)]  # a view counts once per rec
+    resp = post(api_client, rec.job.client.user, [event(r) for r in recs])
 
     assert resp.status_code == 202, resp.content
     assert resp.json() == {"accepted": 5, "duplicates": 0}

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from django.db import DatabaseError
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException
@@ -36,6 +37,21 @@ logger = logging.getLogger(__name__)
 # Clients' clocks drift; an event from further in the future than this is a bug on their side.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 RATING_RANGE = (1, 10)
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """A date-time that says its timezone: a naive one would be read in the server's zone, silently."""
+
+    def to_internal_value(self, value: object) -> datetime:
+        parsed = super().to_internal_value(value)
+        if isinstance(value, str) and (naive := parse_datetime(value.strip())) is not None and naive.tzinfo is None:
+            self.fail("naive")
+        return parsed
+
+    default_error_messages = {
+        **serializers.DateTimeField.default_error_messages,
+        "naive": "Give the timezone, e.g. 2026-12-01T10:00:00Z or 2026-12-01T11:00:00+01:00.",
+    }
 
 
 class FeedbackEventInput(StrictInput):
@@ -72,7 +88,9 @@ class FeedbackEventInput(StrictInput):
     value = serializers.FloatField(required=False, allow_null=True, default=None)
     # Keys are compared byte for byte: " a" and "a" are two keys.
     idempotency_key = serializers.CharField(max_length=128, trim_whitespace=False)
-    occurred_at = serializers.DateTimeField()
+    occurred_at = AwareDateTimeField(
+        help_text="ISO 8601 with a timezone; from when the recommendation was made to 5 minutes from now."
+    )
 
     def validate_occurred_at(self, value: datetime) -> datetime:
         if value > timezone.now() + MAX_CLOCK_SKEW:
@@ -121,7 +139,13 @@ class FeedbackBatchInput(StrictInput):
         errors: list[dict] = []
         for event, target in zip(events, targets):
             if target is not None:
-                errors.append({})
+                made = target.created_at
+                if made is not None and event["occurred_at"] < made - MAX_CLOCK_SKEW:
+                    errors.append(
+                        {"occurred_at": [f"Must not be before the recommendation was made ({made.isoformat()})."]}
+                    )
+                else:
+                    errors.append({})
                 continue
             field = "recommendation_id" if event.get("recommendation_id") else "job_id"
             noun = f"{event['recommendation_type']} recommendation"
@@ -133,7 +157,10 @@ class FeedbackBatchInput(StrictInput):
 
 class FeedbackAccepted(serializers.Serializer):
     accepted = serializers.IntegerField(help_text="Events stored now; each will be applied once.")
-    duplicates = serializers.IntegerField(help_text="Events whose idempotency key was already stored.")
+    duplicates = serializers.IntegerField(
+        help_text="Events not stored: an idempotency key already stored, a second hire or bid on the same "
+        "recommendation, or a second view of it within 24 hours."
+    )
 
 
 class FeedbackUnavailable(APIException):

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_it_counts_each_event_once_when_the_same_batch_races_itself(monkeypatch) -> None:
     monkeypatch.setattr(service, "feedback_enqueue", lambda **kw: True)
     rec = cleaner_recommendation()
-    batch = [event(rec) for _ in range(200)]
+    batch = [event(rec, "clicked") for _ in range(200)]  # clicks may repeat: only the keys decide
     start = threading.Barrier(4)
     answers: list[dict] = []
 

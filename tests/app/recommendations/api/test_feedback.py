@@ -196,7 +196,7 @@ class TestFeedbackAccepted:
         enqueued,
         django_capture_on_commit_callbacks,
     ) -> None:
-        events = [event(rec, key=f"{i:04d}".ljust(128, "k")) for i in range(1000)]
+        events = [event(rec, "clicked", key=f"{i:04d}".ljust(128, "k")) for i in range(1000)]  # clicks may repeat
 
         with django_capture_on_commit_callbacks(execute=True):
             resp = post(api_client, rec.job.client.user, events)
@@ -214,17 +214,21 @@ class TestFeedbackAccepted:
     ) -> None:
         user = rec.job.client.user
         with django_capture_on_commit_callbacks(execute=True):
-            first = post(api_client, user, [event(rec, key="a"), event(rec, "clicked", key="a"), event(rec, key="b")])
+            first = post(
+                api_client,
+                user,
+                [event(rec, "clicked", key="a"), event(rec, "dismissed", key="a"), event(rec, "clicked", key="b")],
+            )
         with django_capture_on_commit_callbacks(execute=True):
-            again = post(api_client, user, [event(rec, key="b"), event(rec, key="a")])
+            again = post(api_client, user, [event(rec, "clicked", key="b"), event(rec, "clicked", key="a")])
 
         assert first.json() == {"accepted": 2, "duplicates": 1}
         assert again.status_code == 202
         assert again.json() == {"accepted": 0, "duplicates": 2}
         # The first occurrence wins; the all-duplicate batch enqueues nothing.
         assert sorted(RecommendationFeedback.objects.values_list("idempotency_key", "event")) == [
-            ("a", "viewed"),
-            ("b", "viewed"),
+            ("a", "clicked"),
+            ("b", "clicked"),
         ]
         assert len(enqueued) == 1
 
@@ -300,9 +304,57 @@ class TestFeedbackAccepted:
         monkeypatch.setattr("workers.celery.app", Celery("down", broker=f"redis://127.0.0.1:{free_port()}/0"))
 
         with django_capture_on_commit_callbacks(execute=True):
-            resp = post(api_client, rec.job.client.user, [event(rec), event(rec)])
+            resp = post(api_client, rec.job.client.user, [event(rec, "clicked"), event(rec, "clicked")])
 
         assert resp.status_code == 202, resp.content
         assert resp.json() == {"accepted": 2, "duplicates": 0}
         assert RecommendationFeedback.objects.filter(applied_at__isnull=True).count() == 2
         assert "could not enqueue 2 feedback events" in caplog.text
+
+
+@pytest.mark.django_db
+class TestFeedbackCannotBeInflated:
+    def _client(self, rec) -> object:
+        return rec.job.client.user
+
+    def test_a_view_counts_once_per_user_and_recommendation_within_a_day(self, api_client, enqueued) -> None:
+        rec = cleaner_recommendation()
+        resp = post(api_client, self._client(rec), [event(rec) for _ in range(50)])
+        assert resp.status_code == 202 and resp.json() == {"accepted": 1, "duplicates": 49}
+        again = post(api_client, self._client(rec), [event(rec)])
+        assert again.json() == {"accepted": 0, "duplicates": 1}
+        RecommendationFeedback.objects.update(received_at=timezone.now() - timedelta(hours=25))
+        assert post(api_client, self._client(rec), [event(rec)]).json() == {"accepted": 1, "duplicates": 0}
+
+    def test_a_hire_or_a_bid_happens_once_per_recommendation(self, api_client, enqueued) -> None:
+        rec = cleaner_recommendation()
+        assert post(api_client, self._client(rec), [event(rec, "hired"), event(rec, "hired")]).json() == {
+            "accepted": 1,
+            "duplicates": 1,
+        }
+        assert post(api_client, self._client(rec), [event(rec, "hired")]).json()["accepted"] == 0
+        job_rec = job_recommendation()
+        cleaner = job_rec.cleaner.user
+        assert post(api_client, cleaner, [event(job_rec, "bid_placed") for _ in range(3)]).json()["accepted"] == 1
+        assert RecommendationFeedback.objects.filter(event="bid_placed").count() == 1
+
+    def test_clicks_and_ratings_may_repeat(self, api_client, enqueued) -> None:
+        rec = cleaner_recommendation()
+        assert post(api_client, self._client(rec), [event(rec, "clicked") for _ in range(3)]).json()["accepted"] == 3
+
+    def test_occurred_at_must_say_its_timezone(self, api_client, enqueued) -> None:
+        rec = cleaner_recommendation()
+        naive = {**event(rec), "occurred_at": timezone.now().replace(tzinfo=None).isoformat()}
+        resp = post(api_client, self._client(rec), [naive])
+        assert resp.status_code == 400
+        assert resp.json()["errors"][0]["field"] == "events[0].occurred_at"
+        assert "timezone" in resp.json()["errors"][0]["message"]
+
+    def test_occurred_at_must_not_be_before_the_recommendation(self, api_client, enqueued) -> None:
+        rec = cleaner_recommendation()
+        early = event(rec, occurred_at=rec.created_at - timedelta(hours=1))
+        resp = post(api_client, self._client(rec), [early])
+        assert resp.status_code == 400
+        assert resp.json()["errors"][0]["field"] == "events[0].occurred_at"
+        assert "before the recommendation was made" in resp.json()["errors"][0]["message"]
+        assert post(api_client, self._client(rec), [event(rec, occurred_at=rec.created_at)]).status_code == 202
