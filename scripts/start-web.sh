@@ -25,8 +25,9 @@ if [ -d /dev/shm ]; then
     set -- --worker-tmp-dir /dev/shm
 fi
 
+# WEB_BIND: where to listen (host:port); every interface on 8000 by default, as the images expose.
 exec gunicorn config.wsgi:application \
-    --bind 0.0.0.0:8000 \
+    --bind "${WEB_BIND:-0.0.0.0:8000}" \
     "$@" \
     --worker-class gthread \
     --workers "${WEB_WORKERS:-2}" \

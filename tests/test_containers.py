@@ -425,6 +425,12 @@ def test_it_starts_gunicorn_after_collectstatic(tmp_path: Path) -> None:
     ]  # fmt: skip
 
 
+def test_it_binds_gunicorn_where_web_bind_says(tmp_path: Path) -> None:
+    result, calls = run_script("start-web.sh", tmp_path, WEB_BIND="127.0.0.1:41234")
+    assert result.returncode == 0, result.stderr
+    assert calls[-1][calls[-1].index("--bind") + 1] == "127.0.0.1:41234"
+
+
 def test_it_migrates_before_gunicorn_only_when_asked(tmp_path: Path) -> None:
     result, calls = run_script("start-web.sh", tmp_path, RUN_MIGRATIONS="1", WEB_WORKERS="3", WEB_THREADS="8")
     assert result.returncode == 0, result.stderr
