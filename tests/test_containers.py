@@ -196,6 +196,23 @@ def test_it_shares_the_models_volume_between_the_workers(name: str) -> None:
         assert environment(service)["RECOMMENDATION_MODELS_DIR"] == "/models"
 
 
+# What scripts/healthcheck.py checks in each long-running service; beat serves nothing to ask.
+HEALTHCHECK_OF = {"web": "web", "worker": "worker", "webhooks": "worker", "trainer": "trainer", "flower": "flower"}
+
+
+@pytest.mark.parametrize("name", COMPOSE_FILES)
+def test_it_checks_the_health_of_every_service_that_serves(name: str) -> None:
+    all_services = services(name)
+    for service_name, kind in HEALTHCHECK_OF.items():
+        check = all_services[service_name].get("healthcheck")
+        assert check, f"{name}: {service_name} has no healthcheck"
+        assert check["test"] == ["CMD", "python", "-m", "scripts.healthcheck", kind], f"{name}: {service_name}"
+        # Longer than the check may take, or a slow but healthy process counts as failing.
+        assert int(check["timeout"].rstrip("s")) >= 10, f"{name}: {service_name}"
+    without = set(all_services) - set(HEALTHCHECK_OF) - {"postgres", "redis"}
+    assert without == {"migrate", "beat"}, f"{name}: which of {sorted(without)} needs a health check?"
+
+
 def test_it_mounts_the_code_in_dev_only() -> None:
     for service_name in APP_SERVICES:
         assert ".:/app" in services(DEV)[service_name]["volumes"], service_name
