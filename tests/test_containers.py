@@ -213,6 +213,15 @@ def test_it_checks_the_health_of_every_service_that_serves(name: str) -> None:
     assert without == {"migrate", "beat"}, f"{name}: which of {sorted(without)} needs a health check?"
 
 
+def test_dev_writes_the_mounted_tree_as_dev_user() -> None:
+    """The tree belongs to whoever checked it out: the services that write into it run as them."""
+    for service_name in ("migrate", "web"):
+        assert services(DEV)[service_name]["user"] == "${DEV_USER:-10001:10001}", service_name
+    # The models volume belongs to the images' user: those writing it keep that user.
+    for service_name in MODEL_SERVICES:
+        assert "user" not in services(DEV)[service_name], service_name
+
+
 def test_it_mounts_the_code_in_dev_only() -> None:
     for service_name in APP_SERVICES:
         assert ".:/app" in services(DEV)[service_name]["volumes"], service_name
