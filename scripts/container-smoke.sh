@@ -241,6 +241,7 @@ cleanup() {
     if [ -n "${ENGINE:-}" ] && ((${#STARTED_PROJECTS[@]})); then
         CURRENT_PHASE="clean up (whatever is left)"
         PHASE_START=${EPOCHREALTIME/./}
+        log "== $CURRENT_PHASE"
         local removed=ok
         for project in "${STARTED_PROJECTS[@]}"; do
             project_remove "$project" || removed="FAILED: see above"

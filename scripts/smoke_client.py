@@ -55,7 +55,15 @@ class Receiver:
             def log_message(self, format: str, *args) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer((host, 0), Handler)
+        try:
+            self.server = ThreadingHTTPServer((host, 0), Handler)
+        except OSError as exc:
+            # Rootless podman keeps its networks in a namespace of their own: their gateway is
+            # not an address of this host, and the containers reach the host another way.
+            raise SmokeFailure(
+                f"cannot listen on {host} for the webhook receiver ({exc}): "
+                "is it an address of this host? (the containers' network gateway is, with docker or rootful podman)"
+            ) from exc
         self.url = f"http://{host}:{self.server.server_address[1]}{WEBHOOK_PATH}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
