@@ -32,7 +32,7 @@ fi
 # default format plus the request id, which the answer carries in X-Request-ID.
 ACCESS_LOG_FORMAT='%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %({x-request-id}o)s'
 
-# WEB_BIND: where to listen (tests run this script on a free port of the loopback interface).
+# WEB_BIND: where to listen (host:port); every interface on 8000 by default, as the images expose.
 exec gunicorn config.wsgi:application \
     --bind "${WEB_BIND:-0.0.0.0:8000}" \
     "$@" \

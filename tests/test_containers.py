@@ -198,6 +198,32 @@ def test_it_shares_the_models_volume_between_the_workers(name: str) -> None:
         assert environment(service)["RECOMMENDATION_MODELS_DIR"] == "/models"
 
 
+# What scripts/healthcheck.py checks in each long-running service; beat serves nothing to ask.
+HEALTHCHECK_OF = {"web": "web", "worker": "worker", "webhooks": "worker", "trainer": "trainer", "flower": "flower"}
+
+
+@pytest.mark.parametrize("name", COMPOSE_FILES)
+def test_it_checks_the_health_of_every_service_that_serves(name: str) -> None:
+    all_services = services(name)
+    for service_name, kind in HEALTHCHECK_OF.items():
+        check = all_services[service_name].get("healthcheck")
+        assert check, f"{name}: {service_name} has no healthcheck"
+        assert check["test"] == ["CMD", "python", "-m", "scripts.healthcheck", kind], f"{name}: {service_name}"
+        # Longer than the check may take, or a slow but healthy process counts as failing.
+        assert int(check["timeout"].rstrip("s")) >= 10, f"{name}: {service_name}"
+    without = set(all_services) - set(HEALTHCHECK_OF) - {"postgres", "redis"}
+    assert without == {"migrate", "beat"}, f"{name}: which of {sorted(without)} needs a health check?"
+
+
+def test_dev_writes_the_mounted_tree_as_dev_user() -> None:
+    """The tree belongs to whoever checked it out: the services that write into it run as them."""
+    for service_name in ("migrate", "web"):
+        assert services(DEV)[service_name]["user"] == "${DEV_USER:-10001:10001}", service_name
+    # The models volume belongs to the images' user: those writing it keep that user.
+    for service_name in MODEL_SERVICES:
+        assert "user" not in services(DEV)[service_name], service_name
+
+
 def test_it_mounts_the_code_in_dev_only() -> None:
     for service_name in APP_SERVICES:
         assert ".:/app" in services(DEV)[service_name]["volumes"], service_name
@@ -274,11 +300,15 @@ def test_it_keeps_torch_out_of_the_web_image() -> None:
 def test_it_installs_the_pinned_cpu_torch_first_in_the_worker_image() -> None:
     pins = [line for line in requirement_lines("requirements/worker.txt") if line.startswith("torch==")]
     assert len(pins) == 1, "requirements/worker.txt must pin torch"
-    runs = [args for keyword, args in instructions("Dockerfile.worker") if keyword == "RUN" and "pip" in args]
+    pairs = instructions("Dockerfile.worker")
+    runs = [args for keyword, args in pairs if keyword == "RUN" and "pip" in args]
     assert runs == [
-        f"pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu {pins[0]}",
+        f'pip install --no-cache-dir --index-url "$TORCH_INDEX_URL" {pins[0]}',
         "pip install --no-cache-dir -r requirements/worker.txt",
     ]
+    # Production's index by default; a build that finds the wheel elsewhere may name another.
+    arg = pairs.index(("ARG", "TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu"))
+    assert arg < pairs.index(("RUN", runs[0]))
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES)
@@ -396,6 +426,12 @@ def test_it_starts_gunicorn_after_collectstatic_and_the_database_checks(tmp_path
             "--access-logformat", '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %({x-request-id}o)s',
         ],
     ]  # fmt: skip
+
+
+def test_it_binds_gunicorn_where_web_bind_says(tmp_path: Path) -> None:
+    result, calls = run_script("start-web.sh", tmp_path, WEB_BIND="127.0.0.1:41234")
+    assert result.returncode == 0, result.stderr
+    assert calls[-1][calls[-1].index("--bind") + 1] == "127.0.0.1:41234"
 
 
 def test_it_migrates_before_gunicorn_only_when_asked(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ def test_django_does_not_log_a_4xx_again(client, api_client, caplog) -> None:
 def test_django_still_logs_a_5xx_with_its_traceback(api_client, caplog, monkeypatch) -> None:
     from app.recommendations.api import views
 
-    monkeypatch.setattr(views, "_visible_job", lambda *a: 1 / 0)
+    monkeypatch.setattr(views, "_visible_job", lambda *a, **k: 1 / 0)
     api_client.credentials(HTTP_AUTHORIZATION=f"Token {f.token(f.operator())}")
     api_client.raise_request_exception = False
     assert api_client.post("/api/v1/jobs/1/recommendations/", {}, format="json").status_code == 500
