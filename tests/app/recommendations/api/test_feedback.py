@@ -64,8 +64,9 @@ MALFORMED = {
     "idempotency key over 128 chars": (partial(_set, {"idempotency_key": "k" * 129}), "idempotency_key"),
     "bad datetime": (partial(_set, {"occurred_at": "yesterday at noon"}), "occurred_at"),
     "missing datetime": (partial(_del, "occurred_at"), "occurred_at"),
+    # Computed when the test runs, not when the table is read: the suite takes longer than 10 minutes.
     "datetime in the future": (
-        partial(_set, {"occurred_at": (timezone.now() + timedelta(minutes=10)).isoformat()}),
+        lambda ev, rec: ev.update(occurred_at=(timezone.now() + timedelta(minutes=10)).isoformat()),
         "occurred_at",
     ),
     "rated without value": (partial(_set, {"event": "rated"}), "value"),
