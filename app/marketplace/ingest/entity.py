@@ -171,7 +171,7 @@ class Entity:
         else:
             merged = values
             for name, f in fields.items():
-                if name not in merged:
+                if name not in merged and name not in data:  # a field given but refused is not missing
                     if f.default is REQUIRED:
                         errors.append(FieldError(name, "required"))
                     else:

@@ -53,5 +53,7 @@ class Command(BaseCommand):
         for rejected, row in enumerate(report.rejected(), 1):
             if rejected == 1:
                 self.stdout.write("Rejected rows (file:line type external_id: kind: reason):")
-            self.stdout.write(f"  {row.path}:{row.line} {row.type} {row.external_id or '-'}: {row.kind}: {row.reason}")
+            self.stdout.write(
+                f"  {row.path}:{row.line} {row.type or '-'} {row.external_id or '-'}: {row.kind}: {row.reason}"
+            )
         return rejected
