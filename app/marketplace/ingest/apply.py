@@ -19,10 +19,10 @@ from app.marketplace.ingest.bids import Bids
 from app.marketplace.ingest.cleaners import Cleaners
 from app.marketplace.ingest.clients import Clients
 from app.marketplace.ingest.entity import Entity, Known, Pending, Refusal
-from app.marketplace.ingest.fields import Invalid, external_id_check
+from app.marketplace.ingest.fields import Invalid, RefList, external_id_check
 from app.marketplace.ingest.freshness import Changes
 from app.marketplace.ingest.jobs import Jobs
-from app.marketplace.ingest.outcomes import ErrorKind, FieldError, Item, ItemOutcome, Op, Status, refused
+from app.marketplace.ingest.outcomes import CheckedItem, ErrorKind, FieldError, Item, ItemOutcome, Op, Status, refused
 from app.marketplace.ingest.properties import Properties
 from app.marketplace.ingest.reviews import Reviews
 from app.marketplace.ingest.sql import OneOf
@@ -59,7 +59,7 @@ def ingest_apply(items: Iterable[Item], *, dry_run: bool = False) -> list[ItemOu
     deletes: dict[str, list[int]] = {t: [] for t in ORDER}
     first: dict[tuple[str, str], int] = {}
     for index, item in enumerate(items):
-        problem = _malformed(item)
+        problem = None if type(item) is CheckedItem else _malformed(item)
         if problem is None and (item.type, item.external_id) in first:
             problem = refused(
                 item,
@@ -92,6 +92,22 @@ def ingest_apply(items: Iterable[Item], *, dry_run: bool = False) -> list[ItemOu
     return outcomes
 
 
+def item_checked(item: Item) -> Item:
+    """The item with its canonical values when its fields can be checked without the database.
+
+    That is any valid full upsert (a partial one merges over the stored row). Touches no shared
+    state, so a thread of its own may run it; anything refused is left for `ingest_apply` to
+    refuse in order.
+    """
+    if item.partial or item.op != Op.UPSERT or _malformed(item) is not None:
+        return item
+    try:
+        values = ENTITIES[item.type].validate(item, None)
+    except Refusal:
+        return item
+    return CheckedItem(item.type, item.external_id, item.data, values=values)
+
+
 def _malformed(item: Item) -> ItemOutcome | None:
     if item.type not in ENTITIES:
         return refused(item, ErrorKind.INVALID, [FieldError("type", f"{item.type!r} is not one of {', '.join(ORDER)}")])
@@ -117,7 +133,7 @@ def _upsert(entity: Entity, indices: list[int], call: _Call) -> None:
             )
             continue
         try:
-            values = entity.validate(item, row)
+            values = item.values if type(item) is CheckedItem else entity.validate(item, row)
         except Refusal as refusal:
             call.refuse(index, refusal.kind, refusal.errors)
             continue
@@ -144,42 +160,34 @@ def _upsert(entity: Entity, indices: list[int], call: _Call) -> None:
 
 def _resolve(entity: Entity, pending: list[Pending], call: _Call) -> list[Pending]:
     """Set each item's `refs` to the rows it names; refuse the items that name one we do not have."""
-    references = entity.references
-    for name, target in references.items():
-        wanted = set()
-        for p in pending:
-            value = p.values[name]
-            if isinstance(value, tuple):
-                wanted.update(value)
-            elif value is not None:
-                wanted.add(value)
+    refused_at: dict[int, list[FieldError]] = {}
+    for name, target in entity.references.items():
         known = call.known[target]
+        values = [p.values[name] for p in pending]
+        many = isinstance(entity.fields[name], RefList)
+        wanted = {eid for value in values for eid in value} if many else set(values)
+        wanted.discard(None)
         missing = [eid for eid in wanted if eid not in known]
         for start in range(0, len(missing), SLICE):
             known.update(ENTITIES[target].lookup(missing[start : start + SLICE]))
-    resolved = []
-    for p in pending:
-        errors = []
-        for name, target in references.items():
-            value, known = p.values[name], call.known[target]
-            if isinstance(value, tuple):
-                rows = [known.get(eid) for eid in value]
+        get = known.get
+        for p, value in zip(pending, values, strict=True):
+            if many:
+                rows = [get(eid) for eid in value]
+                p.refs[name] = rows
                 unknown = [eid for eid, row in zip(value, rows, strict=True) if row is None]
                 if unknown:
                     shown = ", ".join(repr(eid) for eid in unknown[:5]) + (" …" if len(unknown) > 5 else "")
-                    errors.append(FieldError(name, f"no {target} {shown}"))
-                p.refs[name] = rows
+                    refused_at.setdefault(p.index, []).append(FieldError(name, f"no {target} {shown}"))
             elif value is None:
                 p.refs[name] = None
-            elif (row := known.get(value)) is None:
-                errors.append(FieldError(name, f"no {target} {value!r}"))
-            else:
+            elif (row := get(value)) is not None:
                 p.refs[name] = row
-        if errors:
-            call.refuse(p.index, ErrorKind.UNKNOWN_REFERENCE, errors)
-        else:
-            resolved.append(p)
-    return resolved
+            else:
+                refused_at.setdefault(p.index, []).append(FieldError(name, f"no {target} {value!r}"))
+    for index, errors in refused_at.items():
+        call.refuse(index, ErrorKind.UNKNOWN_REFERENCE, errors)
+    return [p for p in pending if p.index not in refused_at] if refused_at else pending
 
 
 def _delete(entity: Entity, indices: list[int], call: _Call) -> None:

@@ -68,12 +68,11 @@ class Bids(Entity):
         return out
 
     def write(self, pending: list[Pending], changes: Changes) -> None:
-        now = timezone.now()
         rows = [
-            (p.external_id, now, p.refs["job"].pk, p.refs["cleaner"].pk, *(p.values[n] for n in NAMES[2:]))
-            for p in pending
+            (p.external_id, p.refs["job"].pk, p.refs["cleaner"].pk, *(p.values[n] for n in NAMES[2:])) for p in pending
         ]
-        ids = rows_upsert(Bid, ("external_id", "created_at", *WRITTEN), rows, key="external_id", update=WRITTEN)
+        same = {"created_at": timezone.now()}
+        ids = rows_upsert(Bid, ("external_id", *WRITTEN), rows, key="external_id", update=WRITTEN, same=same)
         for p in pending:
             p.pk = ids[p.external_id]
             changes.bid(p.refs["job"].pk, p.refs["cleaner"].pk)

@@ -93,12 +93,14 @@ class Cleaners(PersonEntity):
 
     def write(self, pending: list[Pending], changes: Changes) -> None:
         user_of = self.users_write(pending, changes)
-        now = timezone.now()
-        rows = [
-            (p.external_id, user_of[p.index], now, *(p.values[name] for name in FIELDS_OF_COLUMNS)) for p in pending
-        ]
+        rows = [(p.external_id, user_of[p.index], *(p.values[name] for name in FIELDS_OF_COLUMNS)) for p in pending]
         ids = rows_upsert(
-            CleanerProfile, ("external_id", "user_id", "created_at", *COLUMNS), rows, key="external_id", update=COLUMNS
+            CleanerProfile,
+            ("external_id", "user_id", *COLUMNS),
+            rows,
+            key="external_id",
+            update=COLUMNS,
+            same={"created_at": timezone.now()},
         )
         for p in pending:
             p.pk = ids[p.external_id]

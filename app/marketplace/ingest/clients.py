@@ -46,10 +46,14 @@ class Clients(PersonEntity):
 
     def write(self, pending: list[Pending], changes: Changes) -> None:
         user_of = self.users_write(pending, changes)
-        now = timezone.now()
-        rows = [(p.external_id, user_of[p.index], now, p.values["phone"]) for p in pending]
+        rows = [(p.external_id, user_of[p.index], p.values["phone"]) for p in pending]
         ids = rows_upsert(
-            ClientProfile, ("external_id", "user_id", "created_at", "phone"), rows, key="external_id", update=("phone",)
+            ClientProfile,
+            ("external_id", "user_id", "phone"),
+            rows,
+            key="external_id",
+            update=("phone",),
+            same={"created_at": timezone.now()},
         )
         reblocked = []
         for p in pending:

@@ -2,8 +2,9 @@
 
 Types go in dependency order: for each type, every file's rows of that type (a one-type file
 is read in its type's turn; a mixed file is first split by type into temporary files), in
-chunks of `CHUNK` rows, one `ingest_apply` call and one commit each. Memory stays flat
-whatever the size of the files; the rejected rows wait in a temporary file for the report.
+chunks of `CHUNK` rows, one `ingest_apply` call and one commit each, the next chunk read and
+checked meanwhile (readahead.py). Memory stays flat whatever the size of the files; the
+rejected rows wait in a temporary file for the report.
 A dry run does all of it in one transaction and rolls it back, so that later chunks see the
 rows earlier ones would have created. Re-running the same files changes nothing.
 """
@@ -17,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import chain
 from pathlib import Path
 from typing import IO
 
@@ -26,6 +27,7 @@ from django.db import transaction
 from app.marketplace.ingest.apply import ORDER, ingest_apply
 from app.marketplace.ingest.files import Record, Source, file_rows, records, source_for, split_by_type, split_records
 from app.marketplace.ingest.outcomes import ItemOutcome, Status, refused
+from app.marketplace.ingest.readahead import chunks_read_ahead
 from app.recommendations.cleaner_scores import cleaner_scores_refresh
 
 CHUNK = 5000
@@ -94,9 +96,9 @@ def marketplace_import(
     with ExitStack() as stack:
         if dry_run:
             stack.enter_context(transaction.atomic())
-        streams = _streams_by_type(sources, stack)
-        for stream in streams:
-            _import_stream(stream, report, progress)
+        # One stream of records in dependency order; a chunk may end one type and begin the
+        # next, which ingest_apply applies in order.
+        _import_records(chain(*_streams_by_type(sources, stack)), report, progress)
         report.seconds = time.perf_counter() - started
         scored = any(report.counts[t, s] for t in SCORED for s in ("created", "updated", "deleted"))
         if dry_run:
@@ -119,14 +121,10 @@ def _streams_by_type(sources: list[Source], stack: ExitStack) -> list[Iterator[R
     return streams
 
 
-def _import_stream(stream: Iterator[Record], report: ImportReport, progress: Progress | None) -> None:
-    while chunk := list(islice(stream, CHUNK)):
-        ready = [r for r in chunk if r.problem is None]
-        outcomes = iter(ingest_apply([r.item for r in ready]))
+def _import_records(stream: Iterator[Record], report: ImportReport, progress: Progress | None) -> None:
+    for chunk in chunks_read_ahead(stream, CHUNK):
+        outcomes = iter(ingest_apply([r.item for r in chunk if r.problem is None]))
         for record in chunk:
-            if record.problem is None:
-                report.add(record, next(outcomes))
-            else:
-                report.add(record, refused(record.item, *record.problem))
+            report.add(record, next(outcomes) if record.problem is None else refused(record.item, *record.problem))
         if progress is not None:
             progress(report.rows)

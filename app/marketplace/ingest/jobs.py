@@ -47,7 +47,6 @@ WRITTEN = (
     "scheduled_end",
     "assigned_cleaner_id",
     "cancelled_by_cleaner",
-    "updated_at",
 )
 
 
@@ -104,7 +103,6 @@ class Jobs(Entity):
         return Known(pending.pk, client=pending.refs["client"].pk, cleaner=cleaner.pk if cleaner else None)
 
     def write(self, pending: list[Pending], changes: Changes) -> None:
-        now = timezone.now()
         rows = []
         for p in pending:
             v, refs = p.values, p.refs
@@ -114,17 +112,19 @@ class Jobs(Entity):
             rows.append(
                 (
                     p.external_id,
-                    now,
                     refs["client"].pk,
                     refs["property"].pk,
                     *(v[name] for name in PLAIN),
                     end,
                     cleaner.pk if cleaner else None,
                     v["cancelled_by_cleaner"],
-                    now,
                 )
             )
-        ids = rows_upsert(CleaningJob, ("external_id", "created_at", *WRITTEN), rows, key="external_id", update=WRITTEN)
+        now = timezone.now()
+        same = {"created_at": now, "updated_at": now}
+        ids = rows_upsert(
+            CleaningJob, ("external_id", *WRITTEN), rows, key="external_id", update=(*WRITTEN, "updated_at"), same=same
+        )
         for p in pending:
             p.pk = ids[p.external_id]
             changes.job(p.pk)

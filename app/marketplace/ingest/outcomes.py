@@ -60,6 +60,17 @@ class Item:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckedItem(Item):
+    """An item whose fields were checked ahead, off the database (`item_checked`): `values` are canonical.
+
+    The bulk import checks the next chunk in a thread of its own while the database writes the
+    current one; the core then uses these values instead of checking the item again.
+    """
+
+    values: Any = None
+
+
+@dataclass(frozen=True, slots=True)
 class FieldError:
     field: str  # the external field's name, "external_id", or "" for the item as a whole
     message: str

@@ -24,18 +24,6 @@ from app.marketplace.ingest.sql import OneOf, rows_upsert
 
 PERSON_FIELDS = {"name": Name(150), "email": Email()}
 USER_COLUMNS = ("user_id", "user__username", "user__first_name", "user__last_name", "user__email")
-USER_FIELDS = (
-    "username",
-    "password",
-    "role",
-    "first_name",
-    "last_name",
-    "email",
-    "is_active",
-    "is_staff",
-    "is_superuser",
-    "date_joined",
-)
 
 
 def username_for(role: str, external_id: str) -> str:
@@ -74,7 +62,6 @@ class PersonEntity(Entity):
 
     def users_write(self, pending: list[Pending], changes: Changes) -> dict[int, int]:
         """Create the users of new profiles, update those whose name or email changed; {index: user id}."""
-        now = timezone.now()
         user_of, rows = {}, []
         for p in pending:
             if p.stored is None:
@@ -88,8 +75,16 @@ class PersonEntity(Entity):
                 changes.users.add(user_id)
             first, last = _split(p.values["name"])
             password = UNUSABLE_PASSWORD_PREFIX + secrets.token_urlsafe(30)
-            rows.append((username, password, self.role, first, last, p.values["email"], True, False, False, now))
-        ids = rows_upsert(User, USER_FIELDS, rows, key="username", update=("first_name", "last_name", "email"))
+            rows.append((username, password, first, last, p.values["email"]))
+        same = {"role": self.role, "is_active": True, "is_staff": False, "is_superuser": False}
+        ids = rows_upsert(
+            User,
+            ("username", "password", "first_name", "last_name", "email"),
+            rows,
+            key="username",
+            update=("first_name", "last_name", "email"),
+            same={**same, "date_joined": timezone.now()},
+        )
         for p in pending:
             if p.stored is None:
                 user_of[p.index] = ids[username_for(self.role, p.external_id)]

@@ -56,11 +56,9 @@ class Reviews(Entity):
         return out
 
     def write(self, pending: list[Pending], changes: Changes) -> None:
-        now = timezone.now()
         rows = [
             (
                 p.external_id,
-                now,
                 p.refs["job"].pk,
                 p.refs["cleaner"].pk,
                 p.refs["job"].client,
@@ -68,6 +66,7 @@ class Reviews(Entity):
             )
             for p in pending
         ]
-        ids = rows_upsert(Review, ("external_id", "created_at", *WRITTEN), rows, key="external_id", update=WRITTEN)
+        same = {"created_at": timezone.now()}
+        ids = rows_upsert(Review, ("external_id", *WRITTEN), rows, key="external_id", update=WRITTEN, same=same)
         for p in pending:
             p.pk = ids[p.external_id]
