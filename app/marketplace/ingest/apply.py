@@ -11,7 +11,7 @@ nothing else. The outcomes come back in input order.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from django.db import transaction
 
@@ -88,7 +88,7 @@ def ingest_apply(items: Iterable[Item], *, dry_run: bool = False) -> list[ItemOu
             call.changes.publish_on_commit()
     outcomes: list[ItemOutcome] = call.outcomes  # type: ignore[assignment]  # every slot is filled by now
     if dry_run:
-        outcomes = [replace(o, id=None) if o.status == Status.CREATED else o for o in outcomes]
+        outcomes = [o._replace(id=None) if o.status == Status.CREATED else o for o in outcomes]
     return outcomes
 
 

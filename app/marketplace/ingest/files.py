@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from app.marketplace.ingest.apply import ENTITIES, ORDER
 from app.marketplace.ingest.fields import MISSING, Invalid
@@ -43,8 +43,7 @@ class Source:
     type: str | None  # None: a mixed JSON Lines file
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     """One row of a file: the item it gives, or the outcome of a row that is refused before the core."""
 
     path: Path

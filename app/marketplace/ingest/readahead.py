@@ -14,7 +14,6 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterator
-from dataclasses import replace
 from itertools import islice
 
 from app.marketplace.ingest.apply import item_checked
@@ -32,7 +31,7 @@ def chunks_read_ahead(stream: Iterator[Record], size: int) -> Iterator[list[Reco
     def produce() -> None:
         try:
             while not stop.is_set() and (chunk := list(islice(stream, size))):
-                chunks.put([replace(r, item=item_checked(r.item)) if r.problem is None else r for r in chunk])
+                chunks.put([r._replace(item=item_checked(r.item)) if r.problem is None else r for r in chunk])
             chunks.put(None)
         except BaseException as exc:  # handed to the consumer, which raises it
             chunks.put(exc)
