@@ -4,9 +4,11 @@ Most of an import's time is PostgreSQL's (index upkeep, the foreign-key checks a
 during which the applying thread waits without the GIL; a thread of its own gets the next
 chunk ready meanwhile (`item_checked`: no database), so the two cores work at once.
 
-Tried and dropped: two writer threads, each applying a chunk on its own connection. Every bid
-locks its job and cleaner rows for its foreign-key check; two transactions locking the same
-rows share the lock through a MultiXact, and the writes got three times slower, not faster.
+Tried and dropped: two writer threads, each applying a chunk on its own connection. Bid chunks
+side by side took 2-2.4 s each against 0.8 s alone, and with the commits taken one at a time
+the import was no faster than this. (Our reading: every bid locks its job and cleaner rows for
+its foreign-key check, and two transactions locking the same rows share the lock through a
+MultiXact.) Chunks also could not overlap across types, nor in a dry run.
 """
 
 from __future__ import annotations
