@@ -164,7 +164,10 @@ def unavailable_cleaner_ids(*, job: CleaningJob) -> set[int]:
         "WHERE assigned_cleaner_id IS NOT NULL AND status IN (%s, %s) "
         "AND scheduled_start < %s AND scheduled_end > %s AND id <> %s"
     )
-    params = [job.client_id, *BUSY_STATUSES, job.scheduled_end, job.scheduled_start, job.pk]
+    # Adapted as the ORM would: SQLite compares date-times as text, and a parameter written with
+    # an offset ("...+00:00") sorts after the same instant stored without one.
+    adapt = connection.ops.adapt_datetimefield_value
+    params = [job.client_id, *BUSY_STATUSES, adapt(job.scheduled_end), adapt(job.scheduled_start), job.pk]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {row[0] for row in cursor.fetchall()}
