@@ -45,13 +45,18 @@ def generation_ttl() -> int:
     return max(settings.RECOMMENDATION_CACHE_TTL, OWNER_TTL) + CACHEABLE_FOR
 
 
+# One command for any number of names: a bulk import bumps thousands, and a pipeline of SETs
+# costs about three times as much in the client as one script call with the same values.
+_BUMP = "for i, key in ipairs(KEYS) do redis.call('SET', key, ARGV[i + 1], 'EX', ARGV[1]) end"
+
+
 def generation_bump(*names: str) -> None:
     """Invalidate every answer (or owner record) that depends on `names`: a new value for each."""
+    if not names:
+        return
     try:
-        pipe = client().pipeline(transaction=False)
-        for name in names:
-            pipe.set(GEN.format(name=name), 1 + secrets.randbits(62), ex=generation_ttl())  # never "0"
-        pipe.execute()
+        values = [1 + secrets.randbits(62) for _ in names]  # never "0"
+        client().register_script(_BUMP)(keys=[GEN.format(name=n) for n in names], args=[generation_ttl(), *values])
     except Exception:  # a missed bump is bounded by the TTLs; never fail a write for it
         logger.warning("could not bump cache generations %s", names)
 

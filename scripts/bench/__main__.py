@@ -10,20 +10,23 @@ import os
 import subprocess
 from pathlib import Path
 
-from scripts.bench import baselines, cached, end_to_end, gc_pause, generate, scoring, training
+from scripts.bench import baselines, cached, end_to_end, gc_pause, generate, ingest, scoring, training
 from scripts.bench.harness import ROOT, web_and_worker
 from scripts.bench.report import Report
 
 
 def bench_env() -> dict:
-    """The environment of every process: a fresh `recsvc_bench` database and models directory."""
+    """The environment of every process: a fresh `<your database>_bench` database and models directory."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local", "PYTHONUNBUFFERED": "1"}
     url = os.environ.get("DATABASE_URL", "")
     if url.startswith("postgres"):
-        base = url.rsplit("/", 1)[0]
-        subprocess.run(["psql", f"{base}/postgres", "-qc", "DROP DATABASE IF EXISTS recsvc_bench"], check=True)
-        subprocess.run(["psql", f"{base}/postgres", "-qc", "CREATE DATABASE recsvc_bench"], check=True)
-        env["DATABASE_URL"] = f"{base}/recsvc_bench"
+        # Named after DATABASE_URL's database, so that benches of different checkouts on one
+        # server do not drop each other's database.
+        base, name = url.rsplit("/", 1)
+        bench = f"{name}_bench"
+        subprocess.run(["psql", f"{base}/postgres", "-qc", f"DROP DATABASE IF EXISTS {bench}"], check=True)
+        subprocess.run(["psql", f"{base}/postgres", "-qc", f"CREATE DATABASE {bench}"], check=True)
+        env["DATABASE_URL"] = f"{base}/{bench}"
     else:
         db = ROOT / "var" / "bench.sqlite3"
         for suffix in ("", "-wal", "-shm"):
@@ -55,6 +58,7 @@ def main() -> None:
     env = bench_env()
     report = Report()
     generate.step(env, report)
+    ingest.step(env, report)
     training_output = training.step(env, report)
     probe = scoring.step(env, report)
     over_http(env, probe, report)

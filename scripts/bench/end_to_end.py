@@ -1,4 +1,4 @@
-"""Step 4: end to end over HTTP, uncached: POST a request, GET ?wait for the result.
+"""Step 5: end to end over HTTP, uncached: POST a request, GET ?wait for the result.
 
 Through gunicorn and a real Celery worker (harness.WebAndWorker), 300 times after 20 to warm the
 web. The first request after a worker starts is measured apart (cold start, 5 fresh workers),

@@ -1,4 +1,4 @@
-"""Step 5: what a full garbage collection costs a web and a worker process, and after gc.freeze().
+"""Step 6: what a full garbage collection costs a web and a worker process, and after gc.freeze().
 
 `step` runs `probe` in a process of its own (`python -m scripts.bench.gc_pause`): Django with
 every view loaded, then torch and the active model as a worker holds them, then frozen.

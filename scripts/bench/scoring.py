@@ -1,4 +1,4 @@
-"""Step 3: score 200 candidate cleaners for one job in a worker-like process, SQL and features included.
+"""Step 4: score 200 candidate cleaners for one job in a worker-like process, SQL and features included.
 
 `step` runs `probe` in a process of its own (`python -m scripts.bench.scoring`), which loads the
 model as a worker does, adds a job far from the generated city with exactly 200 eligible cleaners

@@ -1,4 +1,4 @@
-"""Step 2: train on the generated marketplace, loading from the database included, and judge the metrics.
+"""Step 3: train on the generated marketplace, loading from the database included, and judge the metrics.
 
 The command prints the validation metrics of the neural model, the ensemble, the rule-based
 scorer and a random order on the same jobs; that output goes into BENCHMARKS.md as it is.

@@ -1,6 +1,12 @@
 """Fill the database with a synthetic marketplace: `manage.py generate_training_data --clear`.
 
 The same arguments give the same rows; see `app.synthetic.generator` for what is generated.
+`--output DIR` also writes them as import files (app/marketplace/ingest/exporting.py), the
+input `import_marketplace` and the benchmark take. The generator itself keeps writing its own
+rows: it must set what the external representation deliberately leaves out (the demo users'
+usernames, password and seeded tokens that `make run` and the README log in with, their join
+dates, and the noise-free expected ratings keyed by job), all of it byte-for-byte the same
+for a seed.
 """
 
 import argparse
@@ -10,6 +16,7 @@ from datetime import UTC, datetime
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from app.marketplace.ingest.exporting import marketplace_export
 from app.recommendations.cleaner_scores import cleaner_scores_refresh
 from app.synthetic.generator import (
     DEFAULT_REFERENCE_DATE,
@@ -51,6 +58,11 @@ class Command(BaseCommand):
             "(default 2026-12-01T00:00Z: fixed, so that a seed always gives the same rows).",
         )
         parser.add_argument("--clear", action="store_true", help="Delete the existing marketplace first.")
+        parser.add_argument(
+            "--output",
+            metavar="DIR",
+            help="Also write the marketplace to DIR as import files (cleaners.jsonl, …), as export_marketplace does.",
+        )
 
     def handle(self, *args, jobs: int, cleaners: int, clients: int, seed: int, clear: bool, **options) -> None:
         started = time.perf_counter()
@@ -76,6 +88,11 @@ class Command(BaseCommand):
             f"Generated {summary.jobs} jobs, {summary.bids:,} bids, {summary.reviews:,} reviews "
             f"in {time.perf_counter() - started:.1f}s"
         )
+        if options["output"]:
+            written = marketplace_export(options["output"])
+            self.stdout.write(
+                f"Wrote {sum(written.values()):,} rows to {options['output']} (import_marketplace reads them)."
+            )
 
     def _refresh_cleaner_scores(self) -> None:
         refreshed = cleaner_scores_refresh()
