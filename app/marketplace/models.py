@@ -210,3 +210,20 @@ class Review(models.Model):
 
     def __str__(self) -> str:
         return f"review {self.pk}: {self.rating}/10"
+
+
+class IdempotencyRecord(models.Model):
+    """A batch call made with an Idempotency-Key, and its answer (app/marketplace/api/idempotency.py)."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    body_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True)
+    response = models.TextField(default="")  # the answer's bytes as sent: jsonb would reorder its keys
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "key"], name="idempotency_owner_key_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id}: {self.key}"
