@@ -33,10 +33,13 @@ def flow_blocks(name: str) -> list[str]:
 
 
 def run_flow(name: str, env: dict[str, str]) -> str:
+    """The blocks run from the checkout (`python manage.py …`); nothing they write may land there."""
+    before = set(ROOT.iterdir())
     script = "set -euo pipefail\n" + "\n".join(flow_blocks(name))
     env = {**env, "PATH": f"{Path(sys.executable).parent}:{env['PATH']}"}
     done = subprocess.run(["bash", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, f"the {name} flow failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
+    assert set(ROOT.iterdir()) == before, "the flow left files in the checkout"
     return done.stdout
 
 
