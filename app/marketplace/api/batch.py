@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from app.api.errors import Refused
 from app.api.permissions import IsIntegration
-from app.api.schema import COMMON, problems
+from app.api.schema import COMMON, Problem, problems
 from app.marketplace.ingest import ErrorKind, FieldError, Item, ItemOutcome, Status, ingest_apply
 from app.marketplace.ingest.outcomes import refused
 
@@ -98,6 +98,9 @@ class BatchView(APIView):
         responses={
             200: OpenApiResponse(schema.BATCH_RESPONSE_SCHEMA, description="every item's outcome, in input order"),
             **problems(400, 403, 413, *COMMON),
+            (422, "application/problem+json"): OpenApiResponse(
+                Problem, description="This Idempotency-Key was used before with a different body."
+            ),
         },
         tags=["sync: batch"],
         operation_id="marketplace_batch",
