@@ -3,7 +3,8 @@
 The record (owner, key) is inserted in the transaction that applies the batch, so the
 unique constraint does the locking: a concurrent retry's INSERT waits on the first one's row
 until it commits, then finds it and answers its stored response; a retry after a failure
-(rolled back) finds nothing and applies the batch. Records expire after `TTL`.
+(rolled back) finds nothing and applies the batch. Records expire after `TTL`: an expired
+record is deleted by its owner's next call with any key.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ def idempotent_call(*, owner_id: int, key: str, body: Any, call: Callable[[], tu
         )
     digest = body_hash(body)
     with transaction.atomic():
-        IdempotencyRecord.objects.filter(owner_id=owner_id, key=key, created_at__lt=timezone.now() - TTL).delete()
+        # The owner's expired records go whenever it makes a call with a key: the table holds a
+        # day of each key's calls at most (an indexed range on the owner's own rows).
+        IdempotencyRecord.objects.filter(owner_id=owner_id, created_at__lt=timezone.now() - TTL).delete()
         record, created = IdempotencyRecord.objects.get_or_create(
             owner_id=owner_id, key=key, defaults={"body_hash": digest}
         )

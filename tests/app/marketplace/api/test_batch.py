@@ -116,3 +116,16 @@ def test_concurrent_retries_of_one_key_apply_once() -> None:
     assert len({a.content for a in answers}) == 1
     assert [o["status"] for o in answers[0].json()["items"]] == ["created", "created"]
     assert IdempotencyRecord.objects.count() == 1
+
+
+def test_a_key_expires_after_a_day(key_client) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    key_client.post(URL, {"items": [wire(b.cleaner())]}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    IdempotencyRecord.objects.update(created_at=timezone.now() - timedelta(hours=25))
+
+    resp = key_client.post(URL, {"items": [wire(b.client())]}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert resp.status_code == 200 and resp.json()["items"][0]["status"] == "created"
+    assert IdempotencyRecord.objects.count() == 1
