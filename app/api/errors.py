@@ -33,6 +33,15 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class Refused(exceptions.APIException):
+    """Any 4xx with a readable `detail` and the offending fields (`errors`: [{"field", "message"}])."""
+
+    def __init__(self, status_code: int, detail: str, errors: list[dict] | None = None) -> None:
+        super().__init__(detail)
+        self.status_code = status_code
+        self.errors = errors
+
+
 class ServiceUnavailable(exceptions.APIException):
     status_code = 503
     default_detail = "The service is temporarily unavailable; retry shortly."
@@ -105,7 +114,7 @@ def problem_exception_handler(exc: Exception, context: dict) -> Response:
         detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
         if isinstance(detail, (dict, list)):
             detail = "; ".join(e["message"] for e in _flatten(detail))
-        body = problem(response.status_code, response.status_text or "Error", str(detail))
+        body = problem(response.status_code, response.status_text or "Error", str(detail), getattr(exc, "errors", None))
     response.data = body
     response.content_type = PROBLEM_CONTENT_TYPE
     return response

@@ -140,8 +140,10 @@ class CleaningJob(models.Model):
     ServiceType = models.TextChoices("ServiceType", [(s, s.replace("_", " ")) for s in SERVICE_TYPES])
 
     external_id = external_id_field()
-    property = models.ForeignKey(Property, on_delete=models.CASCADE, related_name="jobs")
-    client = models.ForeignKey(ClientProfile, on_delete=models.CASCADE, related_name="jobs")
+    # Null once the client (and so the property) is deleted: the job stays as the cleaners'
+    # history, never recommended again (README, "Deleting a person").
+    property = models.ForeignKey(Property, null=True, on_delete=models.SET_NULL, related_name="jobs")
+    client = models.ForeignKey(ClientProfile, null=True, on_delete=models.SET_NULL, related_name="jobs")
     title = models.CharField(max_length=200, blank=True)
     description = models.TextField(blank=True)
     service_type = models.CharField(max_length=32, choices=ServiceType.choices)
@@ -178,7 +180,8 @@ class Bid(models.Model):
 
     external_id = external_id_field()
     job = models.ForeignKey(CleaningJob, on_delete=models.CASCADE, related_name="bids")
-    cleaner = models.ForeignKey(CleanerProfile, on_delete=models.CASCADE, related_name="bids")
+    # Null once the cleaner is deleted: the job's history (which bid won, at what price) stays.
+    cleaner = models.ForeignKey(CleanerProfile, null=True, on_delete=models.SET_NULL, related_name="bids")
     amount = models.DecimalField(max_digits=10, decimal_places=2)
     message = models.TextField(blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
@@ -198,8 +201,9 @@ class Bid(models.Model):
 class Review(models.Model):
     external_id = external_id_field()
     job = models.OneToOneField(CleaningJob, on_delete=models.CASCADE, related_name="review")
-    cleaner = models.ForeignKey(CleanerProfile, on_delete=models.CASCADE, related_name="reviews")
-    client = models.ForeignKey(ClientProfile, on_delete=models.CASCADE, related_name="reviews")
+    # Null once that person is deleted: the rating stays for the other side's history.
+    cleaner = models.ForeignKey(CleanerProfile, null=True, on_delete=models.SET_NULL, related_name="reviews")
+    client = models.ForeignKey(ClientProfile, null=True, on_delete=models.SET_NULL, related_name="reviews")
     rating = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(10)])
     on_time = models.BooleanField(default=True)
     comment = models.TextField(blank=True)
@@ -210,3 +214,20 @@ class Review(models.Model):
 
     def __str__(self) -> str:
         return f"review {self.pk}: {self.rating}/10"
+
+
+class IdempotencyRecord(models.Model):
+    """A batch call made with an Idempotency-Key, and its answer (app/marketplace/api/idempotency.py)."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    body_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True)
+    response = models.TextField(default="")  # the answer's bytes as sent: jsonb would reorder its keys
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "key"], name="idempotency_owner_key_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id}: {self.key}"

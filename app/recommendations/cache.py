@@ -30,7 +30,8 @@ OWNER_TTL = 7 * 24 * 3600
 
 # Which generations each kind of request depends on.
 _DEPENDS = {
-    "cleaners_for_job": lambda job, cleaner: ["model", f"job:{job}"],
+    # `cleaners`: any cleaner created, changed or deactivated may enter or leave any job's answer.
+    "cleaners_for_job": lambda job, cleaner: ["model", f"job:{job}", "cleaners"],
     "jobs_for_cleaner": lambda job, cleaner: ["model", f"cleaner:{cleaner}", "open-jobs"],
     "bid_suggestion": lambda job, cleaner: ["model", f"job:{job}", f"cleaner:{cleaner}"],
 }

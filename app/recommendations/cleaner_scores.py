@@ -72,8 +72,11 @@ def cleaner_scores_refresh() -> int:
     index = {pk: i for i, pk in enumerate(ids)}
     n = len(ids)
     reviews, rating_sum, on_time = np.zeros(n), np.zeros(n), np.zeros(n)
-    for row in Review.objects.values("cleaner").annotate(
-        c=Count("id"), s=Sum("rating"), t=Count("id", filter=Q(on_time=True))
+    # A deleted cleaner's reviews and bids stay, without the cleaner (cleaner null): skipped here.
+    for row in (
+        Review.objects.filter(cleaner__isnull=False)
+        .values("cleaner")
+        .annotate(c=Count("id"), s=Sum("rating"), t=Count("id", filter=Q(on_time=True)))
     ):
         i = index[row["cleaner"]]
         reviews[i], rating_sum[i], on_time[i] = row["c"], row["s"], row["t"]
@@ -91,8 +94,10 @@ def cleaner_scores_refresh() -> int:
         i = index[row["assigned_cleaner"]]
         assigned[i], completed[i], cancelled[i] = row["a"], row["c"], row["x"]
     placed, won = np.zeros(n), np.zeros(n)
-    for row in Bid.objects.values("cleaner").annotate(
-        p=Count("id"), w=Count("id", filter=Q(status=Bid.Status.ACCEPTED))
+    for row in (
+        Bid.objects.filter(cleaner__isnull=False)
+        .values("cleaner")
+        .annotate(p=Count("id"), w=Count("id", filter=Q(status=Bid.Status.ACCEPTED)))
     ):
         i = index[row["cleaner"]]
         placed[i], won[i] = row["p"], row["w"]

@@ -95,7 +95,7 @@ def _subject_user_id(*, kind: str, job, cleaner) -> int | None:
     Kind = RecommendationRequest.Kind
     if kind in (Kind.JOBS_FOR_CLEANER, Kind.BID_SUGGESTION):
         return cleaner.user_id if cleaner is not None else None
-    return job.client.user_id if job is not None else None
+    return job.client.user_id if job is not None and job.client is not None else None
 
 
 def experiment_assign(*, kind: str, job=None, cleaner=None, mode: str = "") -> Assignment:

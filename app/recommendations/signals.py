@@ -42,7 +42,7 @@ def _bid_changed(instance: Bid, **kwargs) -> None:
 
 @receiver([post_save, post_delete], sender=CleanerProfile)
 def _cleaner_changed(instance: CleanerProfile, **kwargs) -> None:
-    _bump(f"cleaner:{instance.pk}", f"owner:cleaner:{instance.pk}")
+    _bump(f"cleaner:{instance.pk}", f"owner:cleaner:{instance.pk}", "cleaners")
 
 
 @receiver(post_save, sender=ClientProfile)

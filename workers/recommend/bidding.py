@@ -31,7 +31,7 @@ def _weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs: tuple[float
 
 def _comparables(service: str) -> np.ndarray:
     rows = list(
-        CleaningJob.objects.filter(service_type=service, bids__status="accepted")
+        CleaningJob.objects.filter(service_type=service, bids__status="accepted", property__isnull=False)
         .order_by("-scheduled_start")
         .values_list("bids__amount", "duration_hours", "property__size_sqft")[:MAX_COMPARABLES]
     )

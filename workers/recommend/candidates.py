@@ -210,6 +210,7 @@ def open_jobs_for_cleaner(*, cleaner: CleanerProfile, now: datetime | None = Non
     rows = list(
         CleaningJob.objects.filter(
             status=CleaningJob.Status.OPEN_FOR_BIDS,
+            client__isnull=False,  # a job whose client was deleted is history, never recommended
             scheduled_start__gt=now,
             service_type__in=mask_to_services(cleaner.services_mask),
             scheduled_start__iso_week_day__in=iso_days,

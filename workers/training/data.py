@@ -85,7 +85,9 @@ class TrainingSet:
 
 def _jobs() -> dict[str, np.ndarray]:
     rows = list(
+        # A job whose client was deleted is history only: the model must not learn the client's id.
         CleaningJob.objects.filter(status__in=(CleaningJob.Status.COMPLETED, CleaningJob.Status.CANCELLED))
+        .filter(client__isnull=False, property__isnull=False)
         .order_by("scheduled_start", "id")
         .values_list(*_JOB_FIELDS)
     )
@@ -190,7 +192,7 @@ def training_set_load(*, val_fraction: float = 0.2) -> TrainingSet:
 
     val_job_ids = jobs["job_id"][val_rows]
     bids = list(
-        Bid.objects.filter(job_id__in=val_job_ids.tolist())
+        Bid.objects.filter(job_id__in=val_job_ids.tolist(), cleaner__isnull=False)
         .order_by("job_id", "cleaner_id")
         .values_list("job_id", "cleaner_id", "status")
     )

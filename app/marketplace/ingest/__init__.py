@@ -16,8 +16,9 @@ Everything that writes marketplace data from outside calls one function::
   references by external id (`client`, `property`, `cleaner`, `job`, `assigned_cleaner`,
   `blocked_cleaners`). A full upsert replaces the entity (PUT: fields left out take their
   defaults); `partial=True` changes only the fields given (PATCH) and needs the entity to exist.
-  A delete needs no data; deleting a cleaner or a client deletes their user as well, and the
-  models' cascades apply (their jobs, bids and reviews go with them today).
+  A delete needs no data; deleting a cleaner or a client deletes their personal data and their
+  user (`forget.py`); the jobs, bids and reviews others need stay without them, as history that
+  is neither exported nor shown by `entity_get` (README, "Deleting a person").
 - `ItemOutcome`, one per item in input order: `status` is created, updated, unchanged (the
   same content: nothing written), deleted or error; `id` the internal id; on an error `kind`
   (an `ErrorKind`, with the HTTP status the API answers: invalid 400, duplicate 400,

@@ -146,7 +146,10 @@ class Number(Field):
         kind = type(value)
         if kind is not float and kind is not int:
             raise Invalid(f"expected a number, got {type_name(value)}")
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:  # an integer beyond any float (JSON allows 400 digits)
+            raise Invalid(f"must be at least {self.low:g} and at most {self.high:g}") from None
         if not math.isfinite(value):
             raise Invalid(f"must be a finite number, got {value}")
         if value < self.low or value > self.high or (self.above and value == self.low):

@@ -41,7 +41,7 @@ class Changes:
 
     def cleaner(self, pk: int) -> None:
         self.cleaners = True
-        self.generations.update((f"cleaner:{pk}", f"owner:cleaner:{pk}"))
+        self.generations.update((f"cleaner:{pk}", f"owner:cleaner:{pk}", "cleaners"))
 
     def publish_on_commit(self) -> None:
         """Gather what depends on the changed rows (now, inside the transaction) and announce it after commit."""

@@ -4,7 +4,8 @@ A new profile gets a user with the profile's role, an unusable password (the mar
 users never log in here with a password; a token is issued separately) and the username
 `<role>.<external id>` (unique, since an external id is unique per type). The external `name`
 is the user's first and last name (split at the first space), `email` the user's email.
-Deleting a cleaner or a client deletes their user, and so their profile and token.
+Deleting a cleaner or a client deletes their personal data (forget.py) and their user, and so
+their profile and token; the history others need stays without them.
 """
 
 from __future__ import annotations
@@ -45,7 +46,10 @@ class PersonEntity(Entity):
     role: str
 
     def delete(self, pks: list[int]) -> None:
-        """Delete the people's users: their profiles, tokens and all that cascades from them go too."""
+        """Delete the people's personal data (forget.py), then their users: profiles, tokens, … cascade."""
+        from app.marketplace.ingest import forget  # the recommendation tables: only a delete needs them
+
+        (forget.cleaners_forget if self.role == "cleaner" else forget.clients_forget)(pks)
         users = list(self.model.objects.filter(pk__in=pks).values_list("user_id", flat=True))
         User.objects.filter(pk__in=users).delete()
 

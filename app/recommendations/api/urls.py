@@ -41,6 +41,7 @@ urlpatterns = [
     ),
     path("", include("app.webhooks.urls")),
     path("", include("app.integrations.urls")),
+    path("", include("app.marketplace.api.urls")),
     path("auth/token/", views.ObtainTokenView.as_view(), name="auth-token"),
     path("jobs/<int:job_id>/bid-suggestions/", views.BidSuggestionsView.as_view(), name="bid-suggestions"),
     path("feedback/", feedback.FeedbackView.as_view(), name="feedback"),

@@ -57,6 +57,8 @@ def _visible_job(user: User, **lookup: int | str) -> CleaningJob:
         job = qs.get(**lookup)
     except CleaningJob.DoesNotExist:
         raise Http404 from None
+    if job.client_id is None or job.property_id is None:
+        raise Conflict("This job's client or property was deleted: the job is kept as history only.")
     if job.status in CLOSED_JOB_STATUSES:
         raise Conflict(f"This job is {job.status}: cleaners are recommended only for jobs still open.")
     return job

@@ -1,7 +1,8 @@
 """The hostile table: bodies, headers and framing no honest client sends, against every API endpoint.
 
 Every operation of the OpenAPI schema (so a new endpoint is in the table the day it is added),
-anonymously and with a client's and an operator's token, gets every row of `TABLE` through
+anonymously, with a client's and an operator's token and with an integration key (the only
+caller the sync API answers beyond its 401/403), gets every row of `TABLE` through
 Django's test client: no answer may be a 5xx, every error must be problem+json, and no answer
 carries a traceback. The rows marked `live` go to a live gunicorn too, started by
 scripts/start-web.sh, because framing (chunked, truncated, oversized headers) only shows behind
@@ -28,6 +29,7 @@ from app.common.redis_client import client as redis_client
 from app.recommendations.models import RecommendationRequest
 from app.webhooks.models import WebhookEndpoint
 from tests import factories as f
+from tests.factories.integrations import integration_key
 from tests.support.live import http, live_web, raw
 
 # An operation's JSON body fields -> the body to send.
@@ -195,8 +197,10 @@ def _operations(schema: dict) -> list[Operation]:
         content = operation.get("requestBody", {}).get("content", {}).get("application/json")
         if not content:
             return []
-        ref = content["schema"]["$ref"].rsplit("/", 1)[1]
-        return list(schema["components"]["schemas"][ref].get("properties", {}))
+        body = content["schema"]
+        if "$ref" in body:  # a serializer's component; the sync API's shapes are inline
+            body = schema["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]
+        return list(body.get("properties", {}))
 
     return [
         Operation(method.upper(), path, fields(op))
@@ -229,7 +233,13 @@ def world(db):
     yield {
         "operations": _operations(schema),
         "values": values,
-        "tokens": {"anonymous": None, "client": f.token(job.client.user), "operator": f.token(operator)},
+        # Each an Authorization header's value as sent.
+        "tokens": {
+            "anonymous": None,
+            "client": f"Token {f.token(job.client.user)}",
+            "operator": f"Token {f.token(operator)}",
+            "integration key": f"Bearer {integration_key()[1]}",
+        },
     }
     redis_client().delete(RETRAIN_LOCK_KEY)
 
@@ -257,7 +267,7 @@ def _through_the_test_client(client: Client, operation: Operation, case: Hostile
     for name, value in case.headers.items():
         environ["HTTP_" + name.upper().replace("-", "_")] = value
     if token and "Authorization" not in case.headers:
-        environ["HTTP_AUTHORIZATION"] = f"Token {token}"
+        environ["HTTP_AUTHORIZATION"] = token
     if case.content_type is not None:
         environ["CONTENT_TYPE"] = case.content_type
     if case.framing in ("chunked", "chunked-cut", "length-and-chunked"):
@@ -317,7 +327,7 @@ def _raw_request(operation: Operation, case: Hostile, path: str, token: str | No
     body = case.body(operation.fields)
     headers = {"Host": "127.0.0.1", "Connection": "close", **case.headers}
     if token and "Authorization" not in case.headers:
-        headers["Authorization"] = f"Token {token}"
+        headers["Authorization"] = token
     if case.content_type is not None:
         headers["Content-Type"] = case.content_type
     half_close = False
@@ -351,7 +361,11 @@ def test_behind_gunicorn_no_hostile_request_gets_a_5xx(worker_env, transactional
         "version": "0.0-none",
         "endpoint_id": WebhookEndpoint.objects.create(owner=operator, url="https://93.184.215.14/hook").pk,
     }
-    tokens = {"anonymous": None, "operator": f.token(operator)}
+    tokens = {
+        "anonymous": None,
+        "operator": f"Token {f.token(operator)}",
+        "integration key": f"Bearer {integration_key()[1]}",
+    }
     from app.recommendations.registry import RETRAIN_LOCK_KEY
 
     redis_client().set(RETRAIN_LOCK_KEY, "hostile-table", ex=600)

@@ -63,6 +63,35 @@ def test_it_never_answers_5xx_nor_breaks_its_schema(api_schema, operator_token) 
         run()
 
 
+@pytest.fixture
+def integration_secret(db) -> str:
+    from tests.factories.integrations import integration_key
+
+    job = f.job(external_id="1")
+    f.cleaner(external_id="1", home_lat=job.property.lat, home_lng=job.property.lng)
+    return integration_key()[1]
+
+
+def test_the_sync_api_never_answers_5xx_to_an_integration_key(api_schema, integration_secret) -> None:
+    # As above, with the only credential the sync API (and the by-external-id questions) answers.
+    operations = [
+        result.ok()
+        for result in api_schema.get_all_operations()
+        if "/marketplace/" in result.ok().path or "by-external-id" in result.ok().path
+    ]
+    assert len(operations) >= 25, [op.path for op in operations]
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None
+        )
+        def run(case) -> None:
+            case.call_and_validate(headers={"Authorization": f"Bearer {integration_secret}"}, checks=CHECKS)
+
+        run()
+
+
 def test_the_schema_describes_every_api_url(client) -> None:
     import re
 

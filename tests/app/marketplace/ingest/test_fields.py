@@ -182,3 +182,10 @@ def test_a_full_upsert_fills_the_defaults() -> None:
     values = ENTITIES["bid"].validate(type(BASE["bid"])("bid", "b-1", {"job": "j", "cleaner": "c", "amount": 5}), None)
 
     assert values["status"] == "pending" and values["message"] == ""
+
+
+def test_a_number_refuses_an_integer_beyond_any_float() -> None:
+    from app.marketplace.ingest.fields import Invalid, Number
+
+    with pytest.raises(Invalid, match="at most 90"):
+        Number(-90, 90).check(10**400)
