@@ -91,3 +91,22 @@ class StrictInput(serializers.Serializer):
         if unknown:
             raise serializers.ValidationError(unknown)
         return value
+
+
+EMPTY_QUERY_VALUE = "Give a value, or leave the parameter out."
+
+
+class StrictQuery(serializers.Serializer):
+    """A serializer for query parameters that refuses an empty value (`?since=`).
+
+    DRF reads an empty query value of an optional field as "not given" and falls back to the
+    default; a caller who wrote the parameter meant something by it, so say it is missing.
+    """
+
+    def to_internal_value(self, data: Any) -> Any:
+        empty = {}
+        if isinstance(data, Mapping):
+            empty = {key: [EMPTY_QUERY_VALUE] for key in self.fields if key in data and data.get(key) == ""}
+        if empty:
+            raise serializers.ValidationError(empty)
+        return super().to_internal_value(data)

@@ -5,16 +5,15 @@ cannot read (`abc`, `-3`, `5.0`) and cuts a large `limit` down: a client never l
 was not given what it asked for. Here either is a 400 that names the parameter.
 """
 
-from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
 
-from app.api.fields import QueryIntegerField
+from app.api.fields import QueryIntegerField, StrictQuery
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 50
 
 
-class PageQuery(serializers.Serializer):
+class PageQuery(StrictQuery):
     limit = QueryIntegerField(min_value=1, max_value=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE)
     offset = QueryIntegerField(min_value=0, default=0)
 

@@ -4,7 +4,7 @@ from django.conf import settings
 from rest_framework import serializers
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 
-from app.api.fields import StrictInput, StrictIntegerField
+from app.api.fields import StrictInput, StrictIntegerField, StrictQuery
 from app.marketplace.models import external_id_validator
 from app.recommendations.models import Mode, RecommendationRequest
 from app.webhooks.ssrf import validate_webhook_url
@@ -69,7 +69,7 @@ class RequestState(serializers.Serializer):
     finished_at = serializers.DateTimeField(allow_null=True)
 
 
-class WaitQuery(serializers.Serializer):
+class WaitQuery(StrictQuery):
     wait = serializers.FloatField(min_value=0, max_value=30, required=False, default=0)
 
 

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from app.api.fields import QueryIntegerField
+from app.api.fields import QueryIntegerField, StrictQuery
 from app.api.permissions import operator_only
 from app.api.schema import COMMON, problems
 from app.recommendations import stats
@@ -27,11 +27,11 @@ IsOperator = operator_only("Only operators can read recommendation statistics an
 # --- input -----------------------------------------------------------------------------------
 
 
-class StatsQuery(serializers.Serializer):
+class StatsQuery(StrictQuery):
     days = QueryIntegerField(min_value=1, max_value=365, default=30, help_text="The last N days (1-365).")
 
 
-class ExperimentQuery(serializers.Serializer):
+class ExperimentQuery(StrictQuery):
     days = QueryIntegerField(
         min_value=1, max_value=365, default=30, help_text="The last N days (1-365); ignored when `since` is given."
     )

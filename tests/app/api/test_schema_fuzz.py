@@ -114,3 +114,34 @@ def test_the_schema_describes_every_api_url(client) -> None:
     documented = set(client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()["paths"])
 
     assert api and api <= documented, api - documented
+
+
+def test_data_outside_the_schema_is_refused_without_a_5xx(api_schema, operator_token) -> None:
+    """Negative data (wrong types, values out of range, missing fields, extra ones): a 4xx, never a 5xx."""
+    from hypothesis.errors import Unsatisfiable
+    from schemathesis.checks import negative_data_rejection
+    from schemathesis.generation import GenerationMode
+
+    operations = [result.ok() for result in api_schema.get_all_operations()]
+    for operation in operations:
+
+        @given(case=operation.as_strategy(generation_mode=GenerationMode.NEGATIVE))
+        @settings(
+            max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None
+        )
+        def run(case) -> None:
+            if case.query and "wait" in case.query:
+                case.query["wait"] = 0
+            response = case.call(headers={"Authorization": f"Token {operator_token}"})
+            assert response.status_code < 500, (case.method, case.path, case.body, response.text[:500])
+            if response.status_code >= 400:
+                headers = {k.lower(): v for k, v in response.headers.items()}
+                content_type = headers.get("content-type", [""])
+                content_type = content_type[0] if isinstance(content_type, list) else content_type
+                assert content_type.startswith("application/problem+json"), (response.status_code, content_type)
+            case.validate_response(response, checks=[not_a_server_error, negative_data_rejection])
+
+        try:
+            run()
+        except Unsatisfiable:  # nothing in this operation can be made invalid (no parameters, no body)
+            continue
