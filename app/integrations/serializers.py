@@ -2,8 +2,10 @@
 
 from rest_framework import serializers
 
+from app.api.fields import StrictInput
 
-class IntegrationKeyInput(serializers.Serializer):
+
+class IntegrationKeyInput(StrictInput):
     name = serializers.CharField(max_length=100, help_text="What the key is for, e.g. the marketplace's sync job.")
 
 
