@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 from app.api.errors import Refused
 from app.api.permissions import IsIntegration
 from app.api.schema import COMMON, Problem, problems
-from app.marketplace.ingest import ErrorKind, FieldError, Item, ItemOutcome, Status, ingest_apply
+from app.marketplace.ingest import ENTITY_TYPES, ErrorKind, FieldError, Item, ItemOutcome, Status, ingest_apply
 from app.marketplace.ingest.outcomes import refused
 
 from . import schema
@@ -58,6 +58,8 @@ def _item(raw: Any) -> Item | ItemOutcome:
             ErrorKind.INVALID,
             [FieldError(k, "unknown key (an item has: type, op, external_id, data, partial)") for k in unknown],
         )
+    if type(item.type) is not str:  # the core looks types up in a dict: a list would not even hash
+        return refused(item, ErrorKind.INVALID, [FieldError("type", "expected one of " + ", ".join(ENTITY_TYPES))])
     if type(item.partial) is not bool:
         return refused(item, ErrorKind.INVALID, [FieldError("partial", "expected true or false")])
     if item.op == "delete" and item.data is not None:

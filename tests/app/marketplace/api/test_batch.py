@@ -129,3 +129,18 @@ def test_a_key_expires_after_a_day(key_client) -> None:
     resp = key_client.post(URL, {"items": [wire(b.client())]}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     assert resp.status_code == 200 and resp.json()["items"][0]["status"] == "created"
     assert IdempotencyRecord.objects.count() == 1
+
+
+def test_items_of_the_wrong_shape_are_refused_one_by_one(key_client) -> None:
+    items = [
+        {"type": ["cleaner"], "external_id": "c-1", "data": {}},
+        {"type": "cleaner", "external_id": ["c-1"], "data": {}},
+        {"type": "cleaner", "external_id": "c-1", "op": {"x": 1}},
+        {"type": "cleaner", "external_id": "c-1", "data": [1]},
+        {"type": "cleaner", "external_id": "c-1", "op": "delete", "data": {}},
+        {"type": "cleaner", "external_id": "c-1", "partial": "yes", "data": {}},
+        wire(b.client()),
+    ]
+    out = key_client.post(URL, {"items": items}, format="json").json()["items"]
+    assert [o["status"] for o in out] == ["error"] * 6 + ["created"]
+    assert [o["error"]["errors"][0]["field"] for o in out[:6]] == ["type", "external_id", "op", "", "data", "partial"]
