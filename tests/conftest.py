@@ -28,12 +28,17 @@ pytest_plugins = [
 
 @pytest.fixture(autouse=True)
 def _no_stale_authentication() -> None:
-    """A transactional test's flush deletes users, tokens and jobs without signals: forget them."""
+    """A transactional test's flush deletes users, tokens and jobs without signals: forget them.
+
+    And the login guard's failure counts: they are per address, and every test calls from
+    127.0.0.1, so one test's bad logins would lock the next test's logins out.
+    """
     try:
         from app.common.redis_client import client
         from app.recommendations.api import fast
 
         keys = [*client().scan_iter("recsvc:auth:*"), *client().scan_iter("recsvc:owner:*")]
+        keys += client().scan_iter("recsvc:login:*")
         if keys:
             client().delete(*keys)
         fast._token_users.clear()
