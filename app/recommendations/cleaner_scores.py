@@ -64,6 +64,7 @@ def marketplace_mean_rating() -> float:
     return float(mean) if mean is not None else PRIOR_RATING
 
 
+# Three aggregate queries and one upsert, in the order the score is built: splitting hides it.
 def cleaner_scores_refresh() -> int:
     """Recompute all scores; returns the number of cleaners updated."""
     ids = list(CleanerProfile.objects.order_by("pk").values_list("pk", flat=True))

@@ -47,6 +47,7 @@ def training_data_new_since(version: ModelVersion | None) -> dict[str, int]:
     return {"reviews": reviews.count(), "feedback": feedback.count()}
 
 
+# One decision read top to bottom: no champion, then each metric against its tolerance.
 def promotion_decide(
     *,
     candidate: dict,

@@ -98,6 +98,7 @@ class TrainingReport:
     registered_status: str = ""  # the version's status in the registry, if registered
 
 
+# Long for its keyword signature (the command's flags, one per line once formatted); the steps are short.
 def model_train(
     *,
     version: str,
