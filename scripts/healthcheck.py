@@ -4,7 +4,8 @@ Each asks the process in its own container, with only what the image already has
 
 - `web`: `GET /healthz` (no database, no Redis) on the port of `WEB_BIND`, with a Host header the
   settings allow: a refused Host would answer 400 and log an error on every check.
-- `flower`: `GET /healthcheck` under `FLOWER_URL_PREFIX`, the one page Flower serves without auth.
+- `flower`: `GET /healthcheck` under `FLOWER_URL_PREFIX`, with the first `user:password` of
+  `FLOWER_BASIC_AUTH`: config/flower.py puts every Flower path behind the basic auth, this one too.
 - `worker`, `trainer`: a ping through the broker to this container's own node (the name the start
   script gives it), so a worker that lost Redis or stopped consuming is unhealthy.
 
@@ -13,6 +14,7 @@ The compose files run it every few seconds; keep it cheap (the worker checks imp
 
 from __future__ import annotations
 
+import base64
 import http.client
 import os
 import socket
@@ -28,10 +30,10 @@ def allowed_host() -> str:
     return first.lstrip(".") if first and first != "*" else "localhost"
 
 
-def http_ok(port: int, path: str, host: str = "localhost") -> bool:
+def http_ok(port: int, path: str, host: str = "localhost", headers: dict | None = None) -> bool:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     try:
-        connection.request("GET", path, headers={"Host": host})
+        connection.request("GET", path, headers={"Host": host, **(headers or {})})
         return connection.getresponse().status == 200
     except OSError:
         return False
@@ -44,9 +46,16 @@ def web_healthy() -> bool:
     return http_ok(port, "/healthz", host=allowed_host())
 
 
-def flower_healthy() -> bool:
+def flower_auth_headers() -> dict:
+    """The Authorization header for the first pair of FLOWER_BASIC_AUTH ('user:pw[,user2:pw2]')."""
+    first = os.environ.get("FLOWER_BASIC_AUTH", "").split(",")[0].strip()
+    return {"Authorization": "Basic " + base64.b64encode(first.encode()).decode()} if first else {}
+
+
+def flower_healthy(port: int = 5555) -> bool:
     prefix = os.environ.get("FLOWER_URL_PREFIX", "").strip("/")
-    return http_ok(5555, f"/{prefix}/healthcheck" if prefix else "/healthcheck")
+    path = f"/{prefix}/healthcheck" if prefix else "/healthcheck"
+    return http_ok(port, path, headers=flower_auth_headers())
 
 
 def worker_healthy(kind: str, timeout: float = 5) -> bool:

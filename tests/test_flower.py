@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from scripts import healthcheck
 from tests.support import ROOT
 from tests.support.net import free_port
 from tests.support.scripts import run_script
@@ -225,7 +226,7 @@ def _flower_paths() -> list[str]:
 
 
 @pytest.mark.slow
-def test_every_flower_path_but_its_static_files_needs_the_password(settings) -> None:
+def test_every_flower_path_but_its_static_files_needs_the_password(settings, monkeypatch: pytest.MonkeyPatch) -> None:
     from scripts import dev
 
     port = free_port()
@@ -265,6 +266,11 @@ def test_every_flower_path_but_its_static_files_needs_the_password(settings) -> 
         assert status("/metrics", b"ops:s3cret-pw") == 200
         assert status("/healthcheck", b"ops:s3cret-pw") == 200
         assert status("/static/css/flower.css") == 200  # Flower's own stylesheet: public, says nothing
+        # The container's health check (scripts/healthcheck.py) proves the first pair of credentials.
+        monkeypatch.setenv("FLOWER_BASIC_AUTH", "ops:s3cret-pw,other:pw")
+        assert healthcheck.flower_healthy(port)
+        monkeypatch.setenv("FLOWER_BASIC_AUTH", "ops:wrong")
+        assert not healthcheck.flower_healthy(port)
     finally:
         proc.terminate()
         proc.wait(timeout=20)
