@@ -70,6 +70,23 @@ def test_the_proxy_count_comes_from_the_environment(environment: dict, expected:
     assert out.strip() == str(expected)
 
 
+@pytest.mark.parametrize(("environment", "expected"), [({}, "http"), ({"TRUSTED_PROXY_COUNT": "1"}, "https")])
+def test_production_trusts_x_forwarded_proto_only_behind_a_declared_proxy(environment: dict, expected: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TRUSTED_PROXY_COUNT"} | environment
+    env |= {"DJANGO_SETTINGS_MODULE": "config.settings.production", "DJANGO_SECRET_KEY": "x" * 50}
+    env |= {"DJANGO_ALLOWED_HOSTS": "testserver"}
+    code = (
+        "import django; django.setup(); from django.test import RequestFactory; "
+        "print(RequestFactory().get('/', HTTP_X_FORWARDED_PROTO='https').scheme)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == expected
+
+
 def test_it_answers_the_liveness_probe(client) -> None:
     resp = client.get("/healthz")
     assert resp.status_code == 200 and resp.json() == {"status": "ok"}
