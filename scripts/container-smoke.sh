@@ -283,7 +283,7 @@ state() {
 # Waits until each service is healthy (with a health check), has exited 0 (one-shot), or has
 # been running without a restart for 3 polls in a row (neither); fails at once on a crash.
 services_ready() { # PROJECT TIMEOUT ONESHOT_SERVICES SERVICES...
-    local project=$1 deadline=$((SECONDS + $2)) oneshot=" $3 " service status code restarts health
+    local project=$1 timeout=$2 deadline=$((SECONDS + $2)) oneshot=" $3 " service status code restarts health
     shift 3
     declare -A steady=()
     local pending=("$@")
@@ -313,7 +313,7 @@ services_ready() { # PROJECT TIMEOUT ONESHOT_SERVICES SERVICES...
         ((${#pending[@]})) || break
         if ((SECONDS > deadline)); then
             for service in "${pending[@]}"; do log "   not ready: $service: $(state "$project" "$service")"; done
-            service_fail "$project" "${pending[0]}" "not ready after $2 s"
+            service_fail "$project" "${pending[0]}" "not ready after $timeout s"
         fi
         sleep 2
     done
