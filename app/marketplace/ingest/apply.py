@@ -10,10 +10,11 @@ nothing else. The outcomes come back in input order.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from app.marketplace.ingest.bids import Bids
 from app.marketplace.ingest.cleaners import Cleaners
@@ -31,6 +32,8 @@ ENTITIES: dict[str, Entity] = {e.type: e for e in (Cleaners(), Clients(), Proper
 ORDER = tuple(ENTITIES)  # the dependency order: each type refers only to types before it
 SLICE = 5000
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass
 class _Call:
@@ -47,13 +50,33 @@ class _Call:
         self.outcomes[index] = ItemOutcome(item.type, item.external_id, status, id=pk)
 
 
+# Times a call is run again after a concurrent writer took a unique value it checked as free.
+CONFLICT_RETRIES = 3
+
+
 def ingest_apply(items: Iterable[Item], *, dry_run: bool = False) -> list[ItemOutcome]:
     """Apply upserts and deletes of marketplace entities; one outcome per item, in input order.
 
     `dry_run`: everything is checked and written as it would be, then rolled back; the outcomes
     are those of a real run, except that rows it would create have no id.
+
+    Two calls at once may both find a unique value free (a bid's job and cleaner, say) and
+    write it; the later one's transaction then fails on the unique index. Run on its own (not
+    inside a caller's transaction), the call is then run again from the start, and sees the
+    other's row: an update, or the refusal a conflict gets.
     """
     items = list(items)
+    for attempt in range(CONFLICT_RETRIES + 1):
+        try:
+            return _apply(items, dry_run)
+        except IntegrityError:
+            if attempt == CONFLICT_RETRIES or transaction.get_connection().in_atomic_block:
+                raise
+            logger.info("ingest: a concurrent write took a unique value; running the call again")
+    raise AssertionError("unreachable")
+
+
+def _apply(items: list[Item], dry_run: bool) -> list[ItemOutcome]:
     call = _Call(items, [None] * len(items))
     upserts: dict[str, list[int]] = {t: [] for t in ORDER}
     deletes: dict[str, list[int]] = {t: [] for t in ORDER}

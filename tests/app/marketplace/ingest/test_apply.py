@@ -395,3 +395,31 @@ def test_entity_get_gives_the_representation_back() -> None:
         assert (
             str(b.one(Item(item.type, item.external_id, entity_get(item.type, item.external_id))).status) == "unchanged"
         )
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="two writers at once: SQLite takes one at a time")
+def test_a_bid_a_concurrent_call_committed_first_is_a_conflict_not_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from app.marketplace.ingest.apply import ENTITIES
+
+    b.apply(*b.world()[:4])  # cleaner, client, property, job: no bid yet
+    bids = ENTITIES["bid"]
+    write, raced = bids.write, []
+
+    def write_after_another_call_took_the_pair(*args, **kwargs):
+        if not raced:  # both calls found the (job, cleaner) pair free; the other commits first
+            raced.append(True)
+            other = threading.Thread(target=lambda: (b.apply(b.bid("b-other")), connection.close()))
+            other.start()
+            other.join()
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(bids, "write", write_after_another_call_took_the_pair)
+
+    outcome = b.one(b.bid("b-1"))
+
+    assert raced and outcome.kind == ErrorKind.CONFLICT, outcome
+    assert outcome.message == "cleaner: 'c-1' has a bid on 'j-1' already: 'b-other'"
+    assert list(Bid.objects.values_list("external_id", flat=True)) == ["b-other"]
