@@ -23,6 +23,7 @@ from app.recommendations.models import (
     JobRecommendation,
     RecommendationFeedback,
 )
+from app.recommendations.questions import may_ask_about_anyone
 from workers import names
 
 logger = logging.getLogger(__name__)
@@ -70,9 +71,12 @@ class IngestResult:
 
 
 def _recommendations_visible_to(user: User, recommendation_type: str) -> models.QuerySet:
-    """Recommendations made for `user`: a client's jobs' cleaners, a cleaner's jobs; all for operators."""
+    """Recommendations made for `user`: a client's jobs' cleaners, a cleaner's jobs; all for operators.
+
+    The marketplace's integration keys report for their users, so they see all as operators do.
+    """
     qs = MODELS[recommendation_type].objects.all()
-    if user.is_operator:
+    if may_ask_about_anyone(role=user.role, is_superuser=user.is_superuser):
         return qs
     if recommendation_type == RecommendationType.CLEANER and user.role == User.Role.CLIENT:
         return qs.filter(job__client__user=user)

@@ -67,8 +67,8 @@ class FeedbackEventInput(StrictInput):
     pair form means the pair's latest recommendation of that type.
 
     A user may only report on recommendations made for them: a client on the cleaners
-    recommended for their own jobs, a cleaner on the jobs recommended to them, an operator on
-    any. Anything else answers 400 on that event's `recommendation_id` (or `job_id`), with the
+    recommended for their own jobs, a cleaner on the jobs recommended to them, an operator or an
+    integration key (the marketplace's backend, reporting for its users) on any. Anything else answers 400 on that event's `recommendation_id` (or `job_id`), with the
     same message as an id that does not exist, so the API does not reveal other accounts'
     recommendations; 400 rather than 404 because the batch is one request and the error must
     say which event is wrong.

@@ -12,6 +12,7 @@ from django.utils import timezone
 from app.recommendations import feedback as service
 from app.recommendations.models import RecommendationFeedback
 from tests import factories as f
+from tests.factories.integrations import as_key, integration_key
 from tests.support.auth import authenticate
 from tests.support.feedback import URL, cleaner_recommendation, event, job_recommendation, post
 from tests.support.net import free_port
@@ -267,6 +268,15 @@ class TestFeedbackAccepted:
 
         assert resp.status_code == 202, resp.content
         assert resp.json() == {"accepted": 2, "duplicates": 0}
+
+    def test_it_lets_an_integration_key_report_on_any_recommendation(self, api_client, rec) -> None:
+        events = [event(rec), event(job_recommendation(), "bid_placed")]
+
+        resp = as_key(api_client, integration_key()[1]).post(URL, {"events": events}, format="json")
+
+        assert resp.status_code == 202, resp.content
+        assert resp.json() == {"accepted": 2, "duplicates": 0}
+        assert RecommendationFeedback.objects.filter(user__role="integration").count() == 2
 
     def test_it_answers_503_and_stores_nothing_when_the_database_fails(
         self,
