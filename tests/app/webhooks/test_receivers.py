@@ -91,6 +91,11 @@ class TestBreaker:
         assert delivery.enqueued_at is not None
         [(pk, countdown)] = enqueued
         assert pk == delivery.pk and 0.5 <= countdown <= 3.5
+        # The same message again (redelivered): the row is not due, so nothing changes.
+        assert services.webhook_delivery_attempt(delivery_id=delivery.pk) == "skipped"
+        assert WebhookDelivery.objects.filter(
+            pk=delivery.pk, attempts=3, next_attempt_at=delivery.next_attempt_at
+        ).exists()
 
     def test_a_probe_after_the_cool_down_closes_it_when_the_receiver_answers(
         self, allow_local, breaker, make_receiver, django_capture_on_commit_callbacks, enqueued
