@@ -261,7 +261,7 @@ def webhook_delivery_attempt(*, delivery_id: int) -> str:
     origin = receivers.receiver_origin(delivery.url)
     admission = receivers.receiver_admit(origin)
     if not admission.admitted:
-        return _defer(delivery_id, mine, admission)
+        return _defer(delivery, mine, admission)
     result = None
     try:
         result = _send(delivery, checked, started)
@@ -271,10 +271,23 @@ def webhook_delivery_attempt(*, delivery_id: int) -> str:
     return _outcome_record(delivery, mine, now, result)
 
 
-def _defer(delivery_id: int, mine, admission: receivers.Admission) -> str:
-    """Put a claimed delivery back, due when its receiver may admit it: no attempt made, none counted."""
-    countdown = admission.wait if admission.wait <= MAX_COUNTDOWN_SECONDS else None
+def _defer(delivery: WebhookDelivery, mine, admission: receivers.Admission) -> str:
+    """Put a claimed delivery back, due when its receiver may admit it: no attempt made, none counted.
+
+    Behind a breaker that stays open a delivery would wait for ever (only probes count attempts):
+    once it is older than the whole retry schedule, it fails as the schedule would have failed it.
+    """
     now = timezone.now()
+    if delivery.created_at + timedelta(seconds=sum(settings.WEBHOOK_RETRY_SCHEDULE)) < now:
+        with transaction.atomic():
+            WebhookAttempt.objects.create(
+                delivery=delivery,
+                attempted_at=now,
+                error=f"not sent: its receiver was not admitting deliveries ({admission.reason}) past the retry schedule",
+            )
+            mine.update(status=Status.FAILED, next_attempt_at=None, attempts=F("attempts") - 1)
+        return Status.FAILED
+    countdown = admission.wait if admission.wait <= MAX_COUNTDOWN_SECONDS else None
     mine.update(
         attempts=F("attempts") - 1,
         next_attempt_at=now + timedelta(seconds=admission.wait),
@@ -282,7 +295,7 @@ def _defer(delivery_id: int, mine, admission: receivers.Admission) -> str:
     )
     if countdown is not None:
         try:
-            _enqueue(delivery_id, countdown=countdown)
+            _enqueue(delivery.pk, countdown=countdown)
         except QueueUnavailable:
             logger.warning("broker unavailable: a deferred webhook delivery waits for the sweeper")
     return f"deferred ({admission.reason})"

@@ -80,7 +80,8 @@ def stack(worker_env: dict[str, str], tmp_path: Path) -> Iterator[Stack]:
             "WEBHOOK_RECEIVER_CONCURRENCY": str(SLOTS),
             "WEBHOOK_BREAKER_FAILURES": "3",
             "WEBHOOK_BREAKER_COOLDOWN": "3",
-            "WEBHOOK_RETRY_SCHEDULE": ",".join(["0.2"] * 30),
+            # Quick retries, over a span long enough that none fails for waiting behind a breaker.
+            "WEBHOOK_RETRY_SCHEDULE": ",".join(["0.2"] * 29 + ["3600"]),
         }
         workers = {name: cmd for name, cmd in dev.worker_commands().items() if name != "trainer"}
         procs = {name: _start(name, cmd, env, tmp_path) for name, cmd in workers.items()}

@@ -35,10 +35,10 @@ def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, float | None]]:
 
 @pytest.fixture
 def breaker(settings) -> None:
-    """Three failures in a row open it for a second; retries at once; two slots per receiver."""
+    """Three failures in a row open it for a second; retries at once (within an hour's schedule); two slots per receiver."""
     settings.WEBHOOK_BREAKER_FAILURES = 3
     settings.WEBHOOK_BREAKER_COOLDOWN = 1
-    settings.WEBHOOK_RETRY_SCHEDULE = [0] * 20
+    settings.WEBHOOK_RETRY_SCHEDULE = [0] * 19 + [3600]  # at once, over a span of an hour
     settings.WEBHOOK_RECEIVER_CONCURRENCY = 2
     settings.WEBHOOK_TIMEOUT = 2
 
@@ -96,6 +96,23 @@ class TestBreaker:
         assert WebhookDelivery.objects.filter(
             pk=delivery.pk, attempts=3, next_attempt_at=delivery.next_attempt_at
         ).exists()
+
+    def test_a_delivery_kept_waiting_past_the_retry_schedule_fails(
+        self, allow_local, breaker, django_capture_on_commit_callbacks, enqueued, settings
+    ) -> None:
+        url = f"http://127.0.0.1:{free_port()}/hook"
+        opener = _delivery(url, n=1)
+        for _ in range(3):
+            _attempt(opener, django_capture_on_commit_callbacks)
+        old = _delivery(url, n=2)
+        span = timedelta(seconds=sum(settings.WEBHOOK_RETRY_SCHEDULE) + 1)
+        WebhookDelivery.objects.filter(pk=old.pk).update(created_at=timezone.now() - span)
+
+        assert _attempt(old, django_capture_on_commit_callbacks) == Status.FAILED
+
+        assert (old.status, old.attempts, old.next_attempt_at) == (Status.FAILED, 0, None)
+        [attempt] = WebhookAttempt.objects.filter(delivery=old)
+        assert attempt.error.startswith("not sent: its receiver was not admitting deliveries (open)")
 
     def test_a_probe_after_the_cool_down_closes_it_when_the_receiver_answers(
         self, allow_local, breaker, make_receiver, django_capture_on_commit_callbacks, enqueued
