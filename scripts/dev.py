@@ -1,8 +1,8 @@
 """`make run`: the whole service in one terminal on embedded defaults.
 
 Starts (or uses) Redis, migrates, seeds a demo marketplace and trains a first model when the
-database is empty, then runs web, worker, trainer, beat and Flower side by side with prefixed
-output. Ctrl-C stops them all. DATABASE_URL / REDIS_URL select real servers.
+database is empty, then runs web, worker, webhooks, trainer, beat and Flower side by side with
+prefixed output. Ctrl-C stops them all. DATABASE_URL / REDIS_URL select real servers.
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ from scripts.embedded import embedded_redis  # noqa: E402
 PY = sys.executable
 WEB_PORT = int(os.environ.get("WEB_PORT", "8000"))
 FLOWER_PORT = int(os.environ.get("FLOWER_PORT", "5555"))
-WORKER_METRICS_PORT = int(os.environ.get("WORKER_METRICS_PORT", "9808"))  # the trainer's is the next one
+WORKER_METRICS_PORT = int(
+    os.environ.get("WORKER_METRICS_PORT", "9808")
+)  # the trainer's and webhooks' are the next ones
 DEFAULT_REDIS_PORT = 6399  # the settings' default REDIS_URL points here
 
 
@@ -142,17 +144,24 @@ def flower_command(port: int, basic_auth: str) -> list[str]:
     ]
 
 
-def start_all(env: dict) -> list[tuple[str, subprocess.Popen]]:
-    celery = [PY, "-m", "celery", "-A", "workers.celery"]
-    commands = {
-        "web": web_command(WEB_PORT),
+CELERY = [PY, "-m", "celery", "-A", "workers.celery"]
+
+
+def worker_commands() -> dict[str, list[str]]:
+    """The Celery workers, as the containers run them (scripts/start-worker.sh, start-trainer.sh).
+
+    Webhook deliveries have a worker of their own, never in front of recommendations: an attempt
+    waits up to WEBHOOK_TIMEOUT on somebody else's server. A thread pool (one light process, no
+    model) keeps that cheap on a small machine; each receiver gets a few of its threads at most.
+    """
+    return {
         "worker": [
-            *celery,
+            *CELERY,
             "worker",
             "-l",
             "INFO",
             "-Q",
-            "recommendations,feedback,webhooks,maintenance",
+            "recommendations,feedback,maintenance",
             "-c",
             "2",
             "--prefetch-multiplier=1",
@@ -161,9 +170,31 @@ def start_all(env: dict) -> list[tuple[str, subprocess.Popen]]:
             "-n",
             "worker@%h",
         ],
-        "trainer": [*celery, "worker", "-l", "INFO", "-Q", "training", "-c", "1", "-n", "trainer@%h"],
+        "webhooks": [
+            *CELERY,
+            "worker",
+            "-l",
+            "INFO",
+            "-Q",
+            "webhooks",
+            "-P",
+            "threads",
+            "-c",
+            "8",
+            "--prefetch-multiplier=1",
+            "-n",
+            "webhooks@%h",
+        ],
+        "trainer": [*CELERY, "worker", "-l", "INFO", "-Q", "training", "-c", "1", "-n", "trainer@%h"],
+    }
+
+
+def start_all(env: dict) -> list[tuple[str, subprocess.Popen]]:
+    commands = {
+        "web": web_command(WEB_PORT),
+        **worker_commands(),
         "beat": [
-            *celery,
+            *CELERY,
             "beat",
             "-l",
             "INFO",
@@ -173,7 +204,7 @@ def start_all(env: dict) -> list[tuple[str, subprocess.Popen]]:
         ],
         "flower": flower_command(FLOWER_PORT, env["FLOWER_BASIC_AUTH"]),
     }
-    # The web's gunicorn workers add up their metrics in one directory (emptied first); the two
+    # The web's gunicorn workers add up their metrics in one directory (emptied first); the
     # Celery workers on this host each serve theirs on their own port, on loopback only.
     web_metrics = ROOT / "var" / "web-metrics"
     shutil.rmtree(web_metrics, ignore_errors=True)
@@ -182,6 +213,7 @@ def start_all(env: dict) -> list[tuple[str, subprocess.Popen]]:
         "web": {"PROMETHEUS_MULTIPROC_DIR": str(web_metrics)},
         "worker": {"WORKER_METRICS_PORT": str(WORKER_METRICS_PORT), "WORKER_METRICS_ADDR": "127.0.0.1"},
         "trainer": {"WORKER_METRICS_PORT": str(WORKER_METRICS_PORT + 1), "WORKER_METRICS_ADDR": "127.0.0.1"},
+        "webhooks": {"WORKER_METRICS_PORT": str(WORKER_METRICS_PORT + 2), "WORKER_METRICS_ADDR": "127.0.0.1"},
     }
     lock = threading.Lock()
     procs = []
@@ -224,7 +256,8 @@ def serve(env: dict) -> int:
         f"  Admin        {base}/admin/",
         f"  Operations   {base}/ops/   (an operator or superuser, logged in through the admin)",
         f"  Metrics      {base}/metrics, worker http://127.0.0.1:{WORKER_METRICS_PORT}/metrics,"
-        f" trainer http://127.0.0.1:{WORKER_METRICS_PORT + 1}/metrics",
+        f" trainer http://127.0.0.1:{WORKER_METRICS_PORT + 1}/metrics,"
+        f" webhooks http://127.0.0.1:{WORKER_METRICS_PORT + 2}/metrics",
         f"  Flower       http://127.0.0.1:{FLOWER_PORT}/   (user {user}, password {password})",
     ]
     if demo:

@@ -442,16 +442,31 @@ def test_it_migrates_before_gunicorn_only_when_asked(tmp_path: Path) -> None:
     assert calls[-1][calls[-1].index("--threads") + 1] == "8"
 
 
-def test_it_keeps_the_training_queue_out_of_the_default_worker(tmp_path: Path) -> None:
+def test_it_keeps_training_and_webhooks_out_of_the_default_worker(tmp_path: Path) -> None:
     result, calls = run_script("start-worker.sh", tmp_path)
     assert result.returncode == 0, result.stderr
     assert calls == [
         [
             "celery", "-A", "workers.celery", "worker", "--loglevel=INFO",
-            "--queues=recommendations,feedback,webhooks,maintenance", "--concurrency=2",
+            "--queues=recommendations,feedback,maintenance", "--pool=prefork", "--concurrency=2",
             "--prefetch-multiplier=1", "-O", "fair", "--hostname=worker@%h",
         ]
     ]  # fmt: skip
+    assert result.stderr == ""
+
+
+def test_it_runs_a_webhooks_worker_on_threads_when_asked(tmp_path: Path) -> None:
+    env = {"WORKER_QUEUES": "webhooks", "WORKER_POOL": "threads", "WORKER_CONCURRENCY": "8", "WORKER_NAME": "webhooks"}
+    result, [call] = run_script("start-worker.sh", tmp_path, **env)
+    assert result.returncode == 0, result.stderr
+    for option in ("--queues=webhooks", "--pool=threads", "--concurrency=8", "--hostname=webhooks@%h"):
+        assert option in call
+
+
+def test_it_warns_when_webhooks_would_share_a_pool_with_recommendations(tmp_path: Path) -> None:
+    result, _ = run_script("start-worker.sh", tmp_path, WORKER_QUEUES="recommendations,webhooks")
+    assert result.returncode == 0
+    assert "puts webhook deliveries in front of recommendations" in result.stderr
 
 
 def test_it_trains_one_task_per_child_on_the_training_queue(tmp_path: Path) -> None:

@@ -84,6 +84,8 @@ def test_make_run_starts_flower_with_basic_auth_on_loopback(tmp_path: Path, monk
                 if "beat" in cmd
                 else "trainer"
                 if "-Q" in cmd and cmd[cmd.index("-Q") + 1] == "training"
+                else "webhooks"
+                if "-Q" in cmd and cmd[cmd.index("-Q") + 1] == "webhooks"
                 else "worker"
             )
             started[name] = (cmd, env)
@@ -98,8 +100,8 @@ def test_make_run_starts_flower_with_basic_auth_on_loopback(tmp_path: Path, monk
     assert "--conf=config/flower.py" in flower
     # While here: each process gets the metrics settings it needs (see workers/metrics.py).
     assert started["web"][1]["PROMETHEUS_MULTIPROC_DIR"] == str(tmp_path / "var" / "web-metrics")
-    ports = {started[w][1]["WORKER_METRICS_PORT"] for w in ("worker", "trainer")}
-    assert len(ports) == 2, "two workers on one host need two metrics ports"
+    ports = {started[w][1]["WORKER_METRICS_PORT"] for w in ("worker", "trainer", "webhooks")}
+    assert len(ports) == 3, "three workers on one host need three metrics ports"
     assert "PROMETHEUS_MULTIPROC_DIR" not in started["worker"][1]
 
 

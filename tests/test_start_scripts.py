@@ -1,4 +1,4 @@
-"""scripts/start-web.sh prepares prometheus_client's multiprocess directory for gunicorn."""
+"""scripts/start-web.sh prepares prometheus_client's multiprocess directory for gunicorn; `make run`'s workers."""
 
 from __future__ import annotations
 
@@ -48,3 +48,16 @@ def test_it_uses_a_directory_under_tmp_by_default(tmp_path: Path) -> None:
     seen = _run(tmp_path, TMPDIR=str(tmp_path))
     assert seen == [str(tmp_path / "recsvc-web-metrics")]
     assert (tmp_path / "recsvc-web-metrics").is_dir()
+
+
+def test_make_run_gives_webhooks_a_worker_of_their_own() -> None:
+    """No process of `make run` takes a webhook delivery where a recommendation could wait behind it."""
+    from scripts import dev
+    from workers.names import Queue
+
+    queues = {name: set(cmd[cmd.index("-Q") + 1].split(",")) for name, cmd in dev.worker_commands().items()}
+    assert set().union(*queues.values()) == {str(q) for q in Queue}, queues
+    assert queues["webhooks"] == {"webhooks"}
+    assert not any("webhooks" in q and "recommendations" in q for q in queues.values()), queues
+    webhooks = dev.worker_commands()["webhooks"]
+    assert webhooks[webhooks.index("-P") + 1] == "threads", "one light process: the work is waiting"

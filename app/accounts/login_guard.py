@@ -16,8 +16,13 @@ twice the limit across a window boundary.
 
 Counting per account lets anyone lock an account out for a window by failing on purpose; that
 is the price of stopping a guesser who spreads over many addresses. The address is the
-client's as `TRUSTED_PROXY_COUNT` says (`app.api.throttling.client_address`). Redis down: no
-counting and no refusals (a warning), as for the throttles.
+client's as `TRUSTED_PROXY_COUNT` says (`app.api.throttling.client_address`).
+
+Redis down: the guard fails closed. The counters cannot be read, so no password is checked at
+all (`LoginGuardUnavailable`): the API answers 503, the admin a 503 page. Letting logins through
+uncounted would hand a guesser an unlimited window whenever Redis is unreachable; the throttles,
+by contrast, fail open (README, "What fails open, what fails closed"). A failure that cannot be
+counted (Redis gone between the check and the count) is logged and lost.
 """
 
 from __future__ import annotations
@@ -38,6 +43,15 @@ from app.api.throttling import client_address
 from app.common.redis_client import client
 
 logger = logging.getLogger(__name__)
+
+
+class LoginGuardUnavailable(Exception):
+    """The failure counters cannot be read (Redis unavailable): no login is checked until they can."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Logins are unavailable for a moment (the service cannot check failed attempts). Retry shortly."
+        )
 
 
 class LoginRefused(Exception):
@@ -67,13 +81,16 @@ def _keys(request: HttpRequest | None, username: object) -> list[tuple[str, int]
 
 
 def login_refusal(request: HttpRequest | None, username: object) -> int | None:
-    """Seconds to wait if this attempt must be refused; None if it may check its password."""
+    """Seconds to wait if this attempt must be refused; None if it may check its password.
+
+    Raises `LoginGuardUnavailable` when the counters cannot be read: fail closed.
+    """
     keys = _keys(request, username)
     try:
         counts = client().mget([key for key, _ in keys])
-    except Exception:
-        logger.warning("login failure counters unavailable (Redis): not enforced")
-        return None
+    except Exception as exc:
+        logger.error("login failure counters unavailable (Redis): logins refused until they answer")
+        raise LoginGuardUnavailable from exc
     if any(int(count or 0) >= limit for count, (_, limit) in zip(counts, keys)):
         return _window()[1]
     return None

@@ -1,4 +1,7 @@
-"""The admin's login page behind the login guard: an attempt over the limits gets a 429 page."""
+"""The admin's login page behind the login guard: an attempt over the limits gets a 429 page.
+
+While the guard cannot read its counters (Redis down) every attempt gets a 503 page instead.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.views.decorators.cache import never_cache
 
-from app.accounts.login_guard import LoginRefused
+from app.accounts.login_guard import LoginGuardUnavailable, LoginRefused
 
 
 @never_cache
@@ -25,4 +28,9 @@ def admin_login(request: HttpRequest) -> HttpResponse:
         }
         response = TemplateResponse(request, "accounts/login_refused.html", context, status=429)
         response["Retry-After"] = str(refused.wait)
+        return response
+    except LoginGuardUnavailable:
+        context = {**admin.site.each_context(request), "title": "Logins unavailable"}
+        response = TemplateResponse(request, "accounts/login_unavailable.html", context, status=503)
+        response["Retry-After"] = "30"
         return response

@@ -18,7 +18,7 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from app.accounts.login_guard import LoginRefused
+from app.accounts.login_guard import LoginGuardUnavailable, LoginRefused
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +88,8 @@ _OUTAGES = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, db.
 def problem_exception_handler(exc: Exception, context: dict) -> Response:
     if isinstance(exc, LoginRefused):  # raised by authenticate() (app/accounts/login_guard.py)
         exc = exceptions.Throttled(wait=exc.wait, detail=str(exc))
+    elif isinstance(exc, LoginGuardUnavailable):  # the guard fails closed without Redis
+        exc = ServiceUnavailable(str(exc))
     elif isinstance(exc, RequestDataTooBig):  # DATA_UPLOAD_MAX_MEMORY_SIZE, hit while DRF parses the body
         exc = PayloadTooLarge()
     elif isinstance(exc, TooManyFieldsSent):  # DATA_UPLOAD_MAX_NUMBER_FIELDS, in a form or a query string

@@ -10,6 +10,7 @@ from django.conf import settings
 
 from app.ops import selectors
 from app.ops.charts import Chart, Series, line_chart
+from app.webhooks.receivers import receivers_tripped
 
 ACCEPTANCE_DAYS = 30
 
@@ -95,5 +96,7 @@ def dashboard_context() -> dict[str, Any]:
         "ab_enabled": settings.RECOMMENDATION_AB_TEST_ENABLED,
         "versions": selectors.model_versions_recent(limit=10),
         "dead_letters": selectors.feedback_dead_letters(limit=10),
+        "webhook_receivers": receivers_tripped(),
+        "breaker_failures": settings.WEBHOOK_BREAKER_FAILURES,
         "flower_url": settings.FLOWER_URL,
     }

@@ -25,6 +25,21 @@ def webhook_settings_check(app_configs, **kwargs) -> list:
                 id="webhooks.E002",
             )
         )
+    if settings.WEBHOOK_RECEIVER_CONCURRENCY < 1 or settings.WEBHOOK_BREAKER_FAILURES < 1:
+        problems.append(
+            Error(
+                "WEBHOOK_RECEIVER_CONCURRENCY and WEBHOOK_BREAKER_FAILURES must be at least 1.",
+                hint="With 0 no receiver would ever be tried.",
+                id="webhooks.E003",
+            )
+        )
+    if not 0 < settings.WEBHOOK_CONNECT_TIMEOUT <= settings.WEBHOOK_TIMEOUT or settings.WEBHOOK_BREAKER_COOLDOWN <= 0:
+        problems.append(
+            Error(
+                "WEBHOOK_CONNECT_TIMEOUT must be above 0 and at most WEBHOOK_TIMEOUT; WEBHOOK_BREAKER_COOLDOWN above 0.",
+                id="webhooks.E004",
+            )
+        )
     if settings.WEBHOOK_ALLOWED_HOSTS and not settings.DEBUG:
         problems.append(
             Warning(

@@ -4,6 +4,7 @@ A delivery is one message to one target: a registered endpoint, or the `callback
 request it is about (then `endpoint` is null). An operators' alert is about no request. Its `msg_id` is the Standard Webhooks
 `webhook-id`: derived from (event, request, target), so it is stable across retries and a
 second attempt to create the same message hits the unique constraint instead of a duplicate.
+`enqueued_at` says whether a broker message is out for the delivery's next attempt.
 """
 
 from __future__ import annotations
@@ -79,6 +80,10 @@ class WebhookDelivery(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     # When the next attempt is due; while an attempt runs, the end of its lease.
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # When a message for the next attempt was handed to the broker; null when none is out (the
+    # attempt that consumes it clears it). The sweeper sends only what has none, or one so old
+    # that it must be lost, so a backlog is never sent twice (app/webhooks/services.py).
+    enqueued_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
 

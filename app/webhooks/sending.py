@@ -25,24 +25,33 @@ USER_AGENT = "recsvc-webhooks/1.0 (+https://www.standardwebhooks.com/)"
 RESPONSE_EXCERPT_BYTES = 512
 
 
+def _connect(address: str, port: int, connect_timeout: float, timeout: float) -> socket.socket:
+    """A TCP connection within `connect_timeout`; then reads wait up to `timeout` each."""
+    sock = socket.create_connection((address, port), min(connect_timeout, timeout))
+    sock.settimeout(timeout)
+    return sock
+
+
 class _PinnedHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, checked: CheckedURL, timeout: float) -> None:
+    def __init__(self, checked: CheckedURL, timeout: float, connect_timeout: float) -> None:
         super().__init__(checked.host, checked.port, timeout=timeout)
         self.address = checked.address
+        self.connect_timeout = connect_timeout
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = _connect(self.address, self.port, self.connect_timeout, self.timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, checked: CheckedURL, timeout: float) -> None:
+    def __init__(self, checked: CheckedURL, timeout: float, connect_timeout: float) -> None:
         super().__init__(checked.host, checked.port, timeout=timeout, context=ssl.create_default_context())
         self.address = checked.address
+        self.connect_timeout = connect_timeout
 
     def connect(self) -> None:
         # Kept in self.sock before the handshake so the deadline can abort a stalled handshake too.
-        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = _connect(self.address, self.port, self.connect_timeout, self.timeout)
         self.sock = self._context.wrap_socket(self.sock, server_hostname=self.host)
 
 
@@ -87,10 +96,16 @@ def _error_for(response: http.client.HTTPResponse) -> str:
     return f"HTTP {response.status}: {response.read(RESPONSE_EXCERPT_BYTES).decode('utf-8', 'replace')}"
 
 
-def post(checked: CheckedURL, body: str, headers: dict[str, str], *, timeout: float) -> SendResult:
-    """POST `body`; never raises for network trouble: the outcome is in the result."""
+def post(
+    checked: CheckedURL, body: str, headers: dict[str, str], *, timeout: float, connect_timeout: float | None = None
+) -> SendResult:
+    """POST `body`; never raises for network trouble: the outcome is in the result.
+
+    `connect_timeout` bounds the TCP connect (a receiver whose address drops packets fails
+    fast), `timeout` the whole exchange.
+    """
     cls = _PinnedHTTPSConnection if checked.scheme == "https" else _PinnedHTTPConnection
-    conn = cls(checked, timeout)
+    conn = cls(checked, timeout, timeout if connect_timeout is None else connect_timeout)
     # Socket timeouts bound each read, not the whole exchange: a receiver dripping one byte at a
     # time would hold the worker for ever. The timer enforces the total.
     fired = threading.Event()

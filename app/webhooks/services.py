@@ -6,7 +6,13 @@ one per active operator endpoint (`webhook_alert_send`); the worker's `webhooks.
 attempt at a time (`webhook_delivery_attempt`), which claims the delivery with a conditional
 UPDATE, so a redelivered or duplicated message does nothing. Retries are scheduled in the
 row (`next_attempt_at`) and by a countdown message; `webhooks.sweep` re-enqueues what is due
-and has no message (lost, or too far away to hold as one).
+and has no message out (`enqueued_at`: lost, or too far away to hold as one), claiming each
+row with a conditional UPDATE so that a backlog, or two sweeps, never send a delivery twice.
+
+Before it connects, an attempt asks its receiver's slots and circuit breaker
+(`app.webhooks.receivers`): a receiver that hangs holds a few worker slots at most, and one
+that keeps failing is not tried until a probe shows it back. A delivery not admitted is
+deferred (a later due time and a countdown message, no attempt counted), not waited for.
 """
 
 from __future__ import annotations
@@ -25,12 +31,12 @@ from django.db.models import F, Q
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
-from app.common.tasks import task_send
+from app.common.tasks import QueueUnavailable, task_send
 from app.observability import context as observability_context
 from app.recommendations.models import RecommendationRequest
-from app.webhooks import sending
+from app.webhooks import receivers, sending
 from app.webhooks.models import CallbackSecret, WebhookAttempt, WebhookDelivery, WebhookEndpoint, secret_generate
-from app.webhooks.ssrf import UnsafeURL, url_check
+from app.webhooks.ssrf import CheckedURL, UnsafeURL, url_check
 from workers import names
 
 logger = logging.getLogger(__name__)
@@ -48,6 +54,10 @@ CLAIM_LEASE = timedelta(seconds=120)
 MAX_COUNTDOWN_SECONDS = 15 * 60
 # The sweeper leaves alone what a countdown message is about to pick up.
 SWEEP_GRACE = timedelta(seconds=30)
+# A message out this long and still not consumed is taken for lost (Redis lost its data, say)
+# and sent again. Longer than any countdown (MAX_COUNTDOWN_SECONDS) and than a backlog the
+# workers should ever have: under a longer one, each delivery gets one more message (a no-op).
+REQUEUE_AFTER = timedelta(minutes=30)
 # Fixed, so a message id derived from (event, request, target) is the same in every process.
 _MSG_ID_NAMESPACE = uuid.UUID("6f1f0a52-8a4e-4c0b-9a55-3c1b5bde9d1e")
 
@@ -91,7 +101,13 @@ def _msg_id(event_type: str, request_id: uuid.UUID, target: str) -> str:
 
 
 def _enqueue(delivery_id: int, countdown: float | None = None) -> None:
-    task_send(names.WEBHOOK_DELIVER, args=[delivery_id], countdown=countdown, ignore_result=True)
+    """Send the delivery's message; its row already says one is out (`enqueued_at`)."""
+    try:
+        task_send(names.WEBHOOK_DELIVER, args=[delivery_id], countdown=countdown, ignore_result=True)
+    except QueueUnavailable:
+        # None is out after all: the sweeper sends it when the broker takes messages again.
+        WebhookDelivery.objects.filter(pk=delivery_id).update(enqueued_at=None)
+        raise
 
 
 def webhook_deliveries_create_for_request(
@@ -137,6 +153,7 @@ def _deliveries_create(req: RecommendationRequest) -> list[int]:
             event_type=EVENT_REQUEST_FINISHED,
             payload=payload,
             next_attempt_at=now,
+            enqueued_at=now,
             msg_id=_msg_id(EVENT_REQUEST_FINISHED, req.pk, f"endpoint:{ep.pk}" if ep else "callback"),
         )
         for ep, url in targets
@@ -165,6 +182,7 @@ def webhook_alert_send(*, event: str, data: dict, key: str) -> list[int]:
             event_type=event,
             payload=payload,
             next_attempt_at=now,
+            enqueued_at=now,
             msg_id="msg_" + uuid.uuid5(_MSG_ID_NAMESPACE, f"{event}:{key}:endpoint:{ep.pk}").hex,
         )
         for ep in endpoints
@@ -173,26 +191,22 @@ def webhook_alert_send(*, event: str, data: dict, key: str) -> list[int]:
 
 
 def _deliveries_insert(rows: list[WebhookDelivery], now) -> list[int]:
-    """Insert the deliveries not created yet; enqueue the due ones after commit."""
+    """Insert the deliveries not created yet; enqueue after commit the new ones and those due with no message out."""
     with transaction.atomic():
         WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True)
-        due = list(
-            WebhookDelivery.objects.filter(
-                msg_id__in=[r.msg_id for r in rows], status=Status.PENDING, next_attempt_at__lte=now
-            ).values_list("pk", flat=True)
+        mine = WebhookDelivery.objects.filter(
+            msg_id__in=[r.msg_id for r in rows], status=Status.PENDING, next_attempt_at__lte=now
         )
+        due = list(mine.filter(Q(enqueued_at=now) | Q(enqueued_at__isnull=True)).values_list("pk", flat=True))
+        mine.filter(pk__in=due, enqueued_at__isnull=True).update(enqueued_at=now)
         for pk in due:
             # robust: a broker outage must not fail the caller; the sweeper sends it later.
             transaction.on_commit(partial(_enqueue, pk), robust=True)
     return due
 
 
-def _send(delivery: WebhookDelivery) -> sending.SendResult:
-    started = time.monotonic()
-    try:
-        checked = url_check(delivery.url)  # again at send time: DNS may have changed since
-    except UnsafeURL as exc:
-        return sending.SendResult(None, f"refused: {exc}", int((time.monotonic() - started) * 1000))
+def _send(delivery: WebhookDelivery, checked: CheckedURL, started: float) -> sending.SendResult:
+    """Sign and POST to the checked address; the duration counts from `started` (the check included)."""
     if delivery.endpoint is not None:
         secret = delivery.endpoint.secret
     else:
@@ -203,7 +217,9 @@ def _send(delivery: WebhookDelivery) -> sending.SendResult:
         # The id of the API request this delivery answers (carried through the tasks' headers),
         # so the receiver's logs and ours can be matched. Not signed: informational only.
         headers[observability_context.HEADER] = request_id
-    result = sending.post(checked, body, headers, timeout=settings.WEBHOOK_TIMEOUT)
+    result = sending.post(
+        checked, body, headers, timeout=settings.WEBHOOK_TIMEOUT, connect_timeout=settings.WEBHOOK_CONNECT_TIMEOUT
+    )
     return sending.SendResult(result.status_code, result.error, int((time.monotonic() - started) * 1000))
 
 
@@ -220,12 +236,13 @@ def _retry_delay(attempts: int) -> float | None:
 
 
 def webhook_delivery_attempt(*, delivery_id: int) -> str:
-    """Make one attempt at a due delivery; record it; decide what comes next. Idempotent."""
+    """Make one attempt at a due delivery, if its receiver admits it; record it; decide what comes next. Idempotent."""
     now = timezone.now()
     # Conditions on the row's own columns only: with a join, Django turns the UPDATE into
     # `WHERE id IN (subquery)`, which PostgreSQL does not re-check after waiting for a lock.
+    # The message that was out is consumed: none is out any more (`enqueued_at`).
     claimed = WebhookDelivery.objects.filter(pk=delivery_id, status=Status.PENDING, next_attempt_at__lte=now).update(
-        attempts=F("attempts") + 1, next_attempt_at=now + CLAIM_LEASE
+        attempts=F("attempts") + 1, next_attempt_at=now + CLAIM_LEASE, enqueued_at=None
     )
     if not claimed:
         return "skipped"  # not due, or no longer pending: a redelivered or duplicate message
@@ -235,7 +252,57 @@ def webhook_delivery_attempt(*, delivery_id: int) -> str:
     if delivery.endpoint is not None and not delivery.endpoint.is_active:
         mine.update(status=Status.DISABLED, next_attempt_at=None, attempts=F("attempts") - 1)  # nothing was sent
         return Status.DISABLED
-    result = _send(delivery)
+    started = time.monotonic()
+    try:
+        checked = url_check(delivery.url)  # again at send time: DNS may have changed since
+    except UnsafeURL as exc:
+        result = sending.SendResult(None, f"refused: {exc}", int((time.monotonic() - started) * 1000))
+        return _outcome_record(delivery, mine, now, result)
+    origin = receivers.receiver_origin(delivery.url)
+    admission = receivers.receiver_admit(origin)
+    if not admission.admitted:
+        return _defer(delivery, mine, admission)
+    result = None
+    try:
+        result = _send(delivery, checked, started)
+    finally:
+        answered = result is not None and result.status_code is not None
+        receivers.receiver_release(origin, admission, answered=answered, error=result.error if result else "")
+    return _outcome_record(delivery, mine, now, result)
+
+
+def _defer(delivery: WebhookDelivery, mine, admission: receivers.Admission) -> str:
+    """Put a claimed delivery back, due when its receiver may admit it: no attempt made, none counted.
+
+    Behind a breaker that stays open a delivery would wait for ever (only probes count attempts):
+    once it is older than the whole retry schedule, it fails as the schedule would have failed it.
+    """
+    now = timezone.now()
+    if delivery.created_at + timedelta(seconds=sum(settings.WEBHOOK_RETRY_SCHEDULE)) < now:
+        with transaction.atomic():
+            WebhookAttempt.objects.create(
+                delivery=delivery,
+                attempted_at=now,
+                error=f"not sent: its receiver was not admitting deliveries ({admission.reason}) past the retry schedule",
+            )
+            mine.update(status=Status.FAILED, next_attempt_at=None, attempts=F("attempts") - 1)
+        return Status.FAILED
+    countdown = admission.wait if admission.wait <= MAX_COUNTDOWN_SECONDS else None
+    mine.update(
+        attempts=F("attempts") - 1,
+        next_attempt_at=now + timedelta(seconds=admission.wait),
+        enqueued_at=now if countdown is not None else None,
+    )
+    if countdown is not None:
+        try:
+            _enqueue(delivery.pk, countdown=countdown)
+        except QueueUnavailable:
+            logger.warning("broker unavailable: a deferred webhook delivery waits for the sweeper")
+    return f"deferred ({admission.reason})"
+
+
+def _outcome_record(delivery: WebhookDelivery, mine, now, result: sending.SendResult) -> str:
+    """Record the attempt and decide: delivered, disabled (410), failed (out of retries) or retrying."""
     code = result.status_code
     with transaction.atomic():
         WebhookAttempt.objects.create(
@@ -256,20 +323,34 @@ def webhook_delivery_attempt(*, delivery_id: int) -> str:
         if delay is None:
             mine.update(status=Status.FAILED, next_attempt_at=None)
             return Status.FAILED
-        mine.update(next_attempt_at=timezone.now() + timedelta(seconds=delay))
-        if delay <= MAX_COUNTDOWN_SECONDS:
-            transaction.on_commit(partial(_enqueue, delivery_id, countdown=delay), robust=True)
+        countdown = delay <= MAX_COUNTDOWN_SECONDS
+        mine.update(
+            next_attempt_at=timezone.now() + timedelta(seconds=delay), enqueued_at=timezone.now() if countdown else None
+        )
+        if countdown:
+            transaction.on_commit(partial(_enqueue, delivery.pk, countdown=delay), robust=True)
     return "retrying"
 
 
 def webhook_deliveries_sweep(*, limit: int = 500) -> int:
-    """Enqueue pending deliveries that are due and have no message. Returns how many."""
-    cutoff = timezone.now() - SWEEP_GRACE
-    ids = list(
-        WebhookDelivery.objects.filter(status=Status.PENDING, next_attempt_at__lte=cutoff)
-        .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:limit]
-    )
+    """Enqueue pending deliveries that are due and have no message out (or one out so long it is lost).
+
+    Each is claimed first (a conditional UPDATE of `enqueued_at`), so a backlog the workers have
+    not reached yet is not sent again, and two sweeps at once send each delivery once. Returns
+    how many were sent.
+    """
+    now = timezone.now()
+    unsent = Q(enqueued_at__isnull=True) | Q(enqueued_at__lte=now - REQUEUE_AFTER)
+    due = WebhookDelivery.objects.filter(unsent, status=Status.PENDING, next_attempt_at__lte=now - SWEEP_GRACE)
+    ids = list(due.order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
+    sent = 0
     for pk in ids:
-        _enqueue(pk)
-    return len(ids)
+        if not due.filter(pk=pk).update(enqueued_at=now):
+            continue  # sent meanwhile: by another sweep, a retry, or an attempt that took it
+        try:
+            _enqueue(pk)
+        except QueueUnavailable:
+            logger.warning("broker unavailable: the webhook sweep stops after %d", sent)
+            break
+        sent += 1
+    return sent

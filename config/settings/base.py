@@ -259,6 +259,14 @@ WEBHOOK_RETRY_SCHEDULE = env.list(
     "WEBHOOK_RETRY_SCHEDULE", cast=float, default=[5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800]
 )
 WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10)  # seconds, whole attempt
+WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=3)  # seconds, TCP (and TLS) connect
+# Attempts in flight to one receiver (scheme, host and port) across every worker: a receiver
+# that hangs holds this many worker slots at most; its other deliveries wait in the table.
+WEBHOOK_RECEIVER_CONCURRENCY = env.int("WEBHOOK_RECEIVER_CONCURRENCY", default=2)
+# A receiver that gave no HTTP answer (timeout, refused, reset) this many times in a row is
+# not tried for WEBHOOK_BREAKER_COOLDOWN seconds; then one probe decides (app/webhooks/receivers.py).
+WEBHOOK_BREAKER_FAILURES = env.int("WEBHOOK_BREAKER_FAILURES", default=5)
+WEBHOOK_BREAKER_COOLDOWN = env.float("WEBHOOK_BREAKER_COOLDOWN", default=60)
 
 # Observability (app/observability, workers/metrics.py). /metrics answers a bearer token or a
 # direct request from these networks; see app/observability/views.py.

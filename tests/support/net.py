@@ -16,7 +16,10 @@ def free_port() -> int:
 
 @pytest.fixture
 def redis_unreachable(settings):
-    """The service's Redis (cache, results, authentication) at a port nobody listens on."""
+    """The service's Redis (cache, results, authentication) at a port nobody listens on.
+
+    Yields the real REDIS_URL, for a test that brings Redis back.
+    """
     from app.common import redis_client
     from app.recommendations import results
 
@@ -24,7 +27,7 @@ def redis_unreachable(settings):
     settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
     redis_client.client.cache_clear()
     results._local.pubsub = None
-    yield
+    yield real
     settings.REDIS_URL = real
     redis_client.client.cache_clear()
     results._local.pubsub = None

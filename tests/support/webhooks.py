@@ -2,12 +2,15 @@
 
 A `Receiver` is an http.server in a thread: it records every request, verifies the Standard
 Webhooks signature when it knows the secret (answering 401 when it does not verify, as a real
-receiver would), and answers with the statuses it is scripted to give.
+receiver would), and answers with the statuses it is scripted to give. A `HungReceiver`
+accepts connections and never answers, counting how many it holds at once. A refusing
+receiver needs no server: `net.free_port()`, with nothing listening.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -40,12 +43,12 @@ class Reply:
 class Receiver:
     """Answers with `replies` in turn, repeating the last one."""
 
-    def __init__(self, *replies: int | Reply, secret: str = "") -> None:
+    def __init__(self, *replies: int | Reply, secret: str = "", port: int = 0) -> None:
         self.replies = [r if isinstance(r, Reply) else Reply(r) for r in replies] or [Reply()]
         self.secret = secret
         self.requests: list[Received] = []
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True)
         self.thread.start()
@@ -105,12 +108,66 @@ class Receiver:
         return Handler
 
 
+class HungReceiver:
+    """Accepts every connection, reads what is sent, never answers: a receiver that hangs.
+
+    `connections` counts the connections accepted; `most_at_once` the most held open together
+    (a connection ends when the sender gives up and closes it).
+    """
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0), backlog=128)
+        self.connections = 0
+        self.open = 0
+        self.most_at_once = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/hook"
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with self._lock:
+                self.connections += 1
+                self.open += 1
+                self.most_at_once = max(self.most_at_once, self.open)
+            threading.Thread(target=self._hold, args=(conn,), daemon=True).start()
+
+    def _hold(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                while conn.recv(65536):  # b"": the sender closed
+                    pass
+            except OSError:
+                pass
+        with self._lock:
+            self.open -= 1
+
+    def close(self) -> None:
+        self._stop.set()
+        self.sock.close()
+
+
+@pytest.fixture
+def hung_receiver():
+    receiver = HungReceiver()
+    yield receiver
+    receiver.close()
+
+
 @pytest.fixture
 def make_receiver():
     made: list[Receiver] = []
 
-    def make(*replies: int | Reply, secret: str = "") -> Receiver:
-        made.append(Receiver(*replies, secret=secret))
+    def make(*replies: int | Reply, secret: str = "", port: int = 0) -> Receiver:
+        made.append(Receiver(*replies, secret=secret, port=port))
         return made[-1]
 
     yield make

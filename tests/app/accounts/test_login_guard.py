@@ -109,7 +109,41 @@ def test_its_counters_name_no_account(api_client, limits) -> None:
     assert all(len(k) < 100 for k in keys)
 
 
-def test_without_redis_logins_go_on(api_client, limits, redis_unreachable) -> None:
+def test_without_redis_the_api_login_fails_closed_with_a_503_problem(api_client, limits, redis_unreachable) -> None:
     user = f.client().user
-    assert _api_login(api_client, user.username, "wrong").status_code == 400
+
+    for password in ("wrong", "pw"):
+        refused = _api_login(api_client, user.username, password)
+        assert refused.status_code == 503, refused.content
+        assert refused["Content-Type"] == "application/problem+json"
+        body = refused.json()
+        assert body["status"] == 503 and "cannot check failed attempts" in body["detail"]
+        assert "token" not in body
+
+
+def test_without_redis_no_password_is_checked(api_client, limits, redis_unreachable, monkeypatch) -> None:
+    user = f.client().user
+    hashed = []
+    real = MD5PasswordHasher.verify
+    monkeypatch.setattr(MD5PasswordHasher, "verify", lambda self, *a: hashed.append(1) or real(self, *a))
+
+    assert _api_login(api_client, user.username, "pw").status_code == 503
+    assert hashed == []
+
+
+def test_without_redis_the_admin_login_is_a_503_page(client, limits, admin_user, redis_unreachable) -> None:
+    refused = _admin_login(client, "boss", "pw")
+
+    assert refused.status_code == 503
+    assert b"Logins are unavailable" in refused.content
+    assert "_auth_user_id" not in client.session
+
+
+def test_logins_work_again_once_redis_answers(api_client, limits, redis_unreachable, settings) -> None:
+    from app.common import redis_client
+
+    user = f.client().user
+    assert _api_login(api_client, user.username, "pw").status_code == 503
+    settings.REDIS_URL = redis_unreachable
+    redis_client.client.cache_clear()
     assert _api_login(api_client, user.username, "pw").status_code == 200

@@ -150,3 +150,26 @@ def test_it_shows_the_ab_test_when_it_is_on(client, settings) -> None:
     assert "A/B testing is off" not in html
     assert "<code>mode:ensemble</code>" in html and "<code>mode:neural</code>" in html
     assert "acceptance_rate" in html
+
+
+def test_it_lists_the_webhook_receivers_whose_breaker_is_open(client, settings) -> None:
+    from app.webhooks import receivers
+
+    settings.WEBHOOK_BREAKER_FAILURES = 2
+    origin = "http://203.0.113.77:8080"
+    r = redis_client()
+    r.delete(*receivers._keys(origin)[:5])
+    client.force_login(f.operator())
+    assert b"Every webhook receiver is being tried" in client.get("/ops/").content
+    try:
+        for _ in range(2):
+            receivers.receiver_release(
+                origin, receivers.receiver_admit(origin), answered=False, error="timed out after 10 s"
+            )
+
+        html = client.get("/ops/").content.decode()
+        section = re.search(r'<section class="card" id="webhook-receivers">.*?</section>', html, re.DOTALL).group(0)
+        assert origin in section and "open" in section and "timed out after 10 s" in section
+    finally:
+        r.delete(*receivers._keys(origin)[:5])
+        r.srem(receivers.TRIPPED, origin)

@@ -46,3 +46,18 @@ def fake_dns(monkeypatch: pytest.MonkeyPatch) -> FakeDNS:
     dns = FakeDNS(socket.getaddrinfo)
     monkeypatch.setattr(socket, "getaddrinfo", dns)
     return dns
+
+
+@pytest.fixture(autouse=True)
+def _fresh_receiver_state():
+    """No receiver's slots or breaker carried over from another test (they live in Redis)."""
+    from app.common.redis_client import client
+
+    def clear() -> None:
+        keys = list(client().scan_iter("recsvc:webhooks:*"))
+        if keys:
+            client().delete(*keys)
+
+    clear()
+    yield
+    clear()
