@@ -228,6 +228,13 @@ RECOMMENDATION_AB_VARIANT_B = env("RECOMMENDATION_AB_VARIANT_B", default="mode:n
 # How long a finished request's result stays readable (Redis and the request table).
 RECOMMENDATION_REQUEST_TTL = env.int("RECOMMENDATION_REQUEST_TTL", default=24 * 3600)
 RECOMMENDATION_MAX_LIMIT = 100
+# The request sweeper (workers/recommend/sweeper.py, every minute by beat) re-enqueues a request
+# still queued after this many seconds, or still running after the other: its message was lost
+# (a worker or its host died holding it). RUNNING_AFTER must stay above the recommendation
+# tasks' hard time limit (60 s, workers/tasks/recommendations.py), or a request still computing
+# is computed twice. A lost request is answered within about a minute plus these.
+RECOMMENDATION_SWEEP_QUEUED_AFTER = env.float("RECOMMENDATION_SWEEP_QUEUED_AFTER", default=30)
+RECOMMENDATION_SWEEP_RUNNING_AFTER = env.float("RECOMMENDATION_SWEEP_RUNNING_AFTER", default=90)
 
 # Model lifecycle (app/recommendations/registry.py, health.py). A retrained candidate replaces
 # the champion only if it is no worse than it, on the same validation slice, beyond these
