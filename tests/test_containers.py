@@ -657,3 +657,18 @@ def test_it_starts_flower_with_basic_auth(tmp_path: Path) -> None:
             "--address=0.0.0.0", "--basic-auth=admin:s3cret", "--url_prefix=flower",
         ]
     ]  # fmt: skip
+
+
+def test_the_readme_worker_host_override_points_the_worker_at_the_shared_servers() -> None:
+    """README's "Multi-host deployment" override: the same worker, its servers and models elsewhere."""
+    block = re.search(r"```yaml\n(# docker-compose\.worker-host\.yml\n.*?)```", (ROOT / "README.md").read_text(), re.S)
+    assert block, "README.md lost its docker-compose.worker-host.yml example"
+    worker = yaml.safe_load(block[1])["services"]["worker"]
+    env = environment(worker)
+    assert set(env) == {"DATABASE_URL", "REDIS_URL"}
+    assert env["DATABASE_URL"].startswith("postgres://postgres:${POSTGRES_PASSWORD:?")
+    assert env["DATABASE_URL"].endswith(":5432/recsvc") and "@postgres:" not in env["DATABASE_URL"]
+    assert env["REDIS_URL"].startswith("redis://${SHARED_HOST:?")
+    # Compose merges volumes by their target: this one replaces the local ml_models volume.
+    assert [volume.split("#")[0].strip().rpartition(":")[2] for volume in worker["volumes"]] == ["/models"]
+    assert environment(services(PROD)["worker"])["RECOMMENDATION_MODELS_DIR"] == "/models"
