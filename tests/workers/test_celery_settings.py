@@ -7,6 +7,7 @@ fail, so that no check passes whatever the settings say.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from types import SimpleNamespace
 from typing import Any
@@ -29,6 +30,8 @@ def real_config() -> Config:
         "tasks": tasks,
         "sweep_running_after": settings.RECOMMENDATION_SWEEP_RUNNING_AFTER,
         "conn_health_checks": settings.DATABASES["default"]["CONN_HEALTH_CHECKS"],
+        "db_engine": settings.DATABASES["default"]["ENGINE"],
+        "db_options": settings.DATABASES["default"].get("OPTIONS", {}),
     }
 
 
@@ -98,6 +101,22 @@ def connections_checked(config: Config) -> str | None:
     return None if config["conn_health_checks"] is True else "CONN_HEALTH_CHECKS must be on"
 
 
+def dead_sessions_dropped(config: Config) -> str | None:
+    # A worker host gone mid-transaction keeps its row locks until the server drops its session
+    # (tests/e2e/test_two_worker_hosts.py): the server must probe each session, and soon.
+    if config["db_engine"] != "django.db.backends.postgresql":
+        return None
+    asked = dict(re.findall(r"-c\s*(tcp_keepalives_\w+)=(\d+)", config["db_options"].get("options", "")))
+    if set(asked) != {"tcp_keepalives_idle", "tcp_keepalives_interval", "tcp_keepalives_count"}:
+        return f"PostgreSQL sessions must ask for TCP keepalives (DATABASE_SESSION_OPTIONS), not {asked}"
+    dropped_after = int(asked["tcp_keepalives_idle"]) + int(asked["tcp_keepalives_interval"]) * int(
+        asked["tcp_keepalives_count"]
+    )
+    if dropped_after >= settings.RECOMMENDATION_SWEEP_RUNNING_AFTER:
+        return f"a dead session is dropped after {dropped_after} s: later than the sweeper reruns its request"
+    return None
+
+
 def _task(**attributes) -> SimpleNamespace:
     return SimpleNamespace(**{"acks_late": None, "time_limit": None, **attributes})
 
@@ -137,6 +156,16 @@ BROKEN: Mapping[Callable[[Config], str | None], list[Callable[[Config], Config]]
     ],
     sweep_waits_out_the_hard_limit: [lambda config: {**config, "sweep_running_after": 60}],
     connections_checked: [lambda config: {**config, "conn_health_checks": False}],
+    dead_sessions_dropped: [
+        lambda config: {**config, "db_engine": "django.db.backends.postgresql", "db_options": {}},
+        lambda config: {
+            **config,
+            "db_engine": "django.db.backends.postgresql",
+            "db_options": {
+                "options": "-c tcp_keepalives_idle=7200 -c tcp_keepalives_interval=75 -c tcp_keepalives_count=9"
+            },
+        },
+    ],
 }
 
 
