@@ -4,10 +4,10 @@ Three test hosts on this machine (tests/support/netns.py): `hub` runs PostgreSQL
 production compose file configures it), the web (`scripts/start-web.sh`) and the one beat
 (`scripts/start-beat.sh`); `w1` and `w2` each run a worker as `scripts/start-worker.sh` runs
 it, named `worker@w1` and `worker@w2`, over the network to the hub. Recommendation requests go
-to the web; in the middle of them `w1` is taken away: its pool hangs first (SIGSTOP, so that it
-surely holds messages when it goes), then its link is cut and every process in it is killed.
-Every request answered 202, before and after, must end `succeeded` within `RECOVERY_BOUND`,
-without duplicate rows.
+to the web; in the middle of them `w1` is taken away: its pool hangs first (SIGSTOP, while it
+writes a request's results, so that it surely holds messages and row locks when it goes), then
+its link is cut and every process in it is killed. Every request answered 202, before and
+after, must end `succeeded` within `RECOVERY_BOUND`, without duplicate rows.
 
 What recovery rests on: the messages `w1` held (prefetched or running; late acks) stay in
 Redis's unacked set until the visibility timeout (4 h, above the retrain's time limit), so the
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import itertools
 import json
 import os
 import re
@@ -48,10 +49,11 @@ pytestmark = [pytest.mark.fault, pytest.mark.worker, pytest.mark.slow]
 
 QUEUED_AFTER, RUNNING_AFTER = 5, 10  # the sweeper's thresholds for this test (seconds)
 SWEEP_EVERY = 60  # beat sends the request sweep every minute (setup_schedules)
-# The sweep that finds the lost requests, then the queue in front of them on a shared machine.
+# The sweep that finds the lost requests, then the queue in front of them on a shared machine. The
+# lost host's PostgreSQL session (and its row locks) goes within about 30 s: before that sweep.
 RECOVERY_BOUND = SWEEP_EVERY + RUNNING_AFTER + 60
-# Requests sent while both hosts serve, then before the cut (it comes in their midst), then after.
-WARM, BEFORE, AFTER = 40, 120, 40
+# Requests sent while both hosts serve, then (the load goes on while the host hangs and goes), after.
+WARM, AFTER = 40, 40
 CLIENTS = 6
 WORKDIR_PREFIX = "recsvc-hosts-"  # + the test process's pid: PostgreSQL's and Redis's files, the models
 
@@ -134,55 +136,55 @@ def stack() -> Iterator[Stack]:
     logs = ROOT / "var" / f"test-hosts-{os.getpid()}"
     logs.mkdir(parents=True, exist_ok=True)
     network = netns.TestNetwork()
-    postgres = None
+    postgres = stack = None
     try:
         hub, w1, w2 = (network.add_host(label) for label in ("hub", "w1", "w2"))
         postgres = netns.postgres_start(hub, workdir, network=f"{network.subnet}.0/24")
         redis_server = netns.redis_start(hub, workdir, log=logs / "redis.log")
         env = _service_env(network.subnet, postgres, redis_server, workdir / "models")
-        hub.run([sys.executable, "manage.py", "migrate", "--noinput"], env=env, cwd=ROOT)
-        hub.run(
-            [sys.executable, "manage.py", "generate_training_data", "--jobs", "400", "--cleaners", "60"]
-            + ["--clients", "60", "--seed", "7"],
-            env=env,
-            cwd=ROOT,
-        )
-        web_env = {
-            **env,
-            "WEB_BIND": f"{hub.address}:8000",
-            "WEB_WORKERS": "1",
-            "WEB_THREADS": "16",
-            "PROMETHEUS_MULTIPROC_DIR": str(workdir / "metrics"),
-            "XDG_RUNTIME_DIR": str(workdir),
-        }
-        hub.popen([str(ROOT / "scripts/start-web.sh")], env=web_env, log=logs / "web.log", cwd=ROOT)
-        hub.popen([str(ROOT / "scripts/start-beat.sh")], env=env, log=logs / "beat.log", cwd=ROOT)
-        worker_env = {**env, "WORKER_QUEUES": "recommendations,feedback,maintenance"}  # production's worker
-        workers = {
-            host.label: (
-                host,
-                host.popen(
-                    [str(ROOT / "scripts/start-worker.sh")], env=worker_env, log=logs / f"{host.label}.log", cwd=ROOT
-                ),
-            )
-            for host in (w1, w2)
-        }
-        stack = Stack(hub=hub, workers=workers, postgres=postgres, redis=redis_server, logs=logs)
-        base = f"http://{hub.address}:8000"
-        wait_until(lambda: _up(stack, base), timeout=90, what=f"the web on the hub (see {logs / 'web.log'})")
-        for label, (host, proc) in workers.items():
-            wait_until(
-                lambda host=host, proc=proc: proc.poll() is None and _worker_healthy(host, proc.pid, env),
-                timeout=120,
-                what=f"worker@{label} healthy (see {logs / f'{label}.log'})",
-            )
+        stack = Stack(hub=hub, workers={}, postgres=postgres, redis=redis_server, logs=logs)
+        _start_the_service(stack, [w1, w2], env, workdir)
         yield stack
-        stack.client.shutdown(wait=True, cancel_futures=True)
     finally:
+        if stack is not None:
+            stack.client.shutdown(wait=True, cancel_futures=True)
         if postgres is not None:
             postgres.stop()
         network.close()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _start_the_service(stack: Stack, worker_hosts: list[netns.Host], env: dict[str, str], workdir: Path) -> None:
+    """Migrate and seed, then the web and beat on the hub and a worker on each worker host, until healthy."""
+    hub, logs = stack.hub, stack.logs
+    hub.run([sys.executable, "manage.py", "migrate", "--noinput"], env=env, cwd=ROOT)
+    seed = ["--jobs", "400", "--cleaners", "60", "--clients", "60", "--seed", "7"]
+    hub.run([sys.executable, "manage.py", "generate_training_data", *seed], env=env, cwd=ROOT)
+    web_env = {
+        **env,
+        "WEB_BIND": f"{hub.address}:8000",
+        "WEB_WORKERS": "1",
+        "WEB_THREADS": "16",
+        "PROMETHEUS_MULTIPROC_DIR": str(workdir / "metrics"),
+        "XDG_RUNTIME_DIR": str(workdir),
+    }
+    hub.popen([str(ROOT / "scripts/start-web.sh")], env=web_env, log=logs / "web.log", cwd=ROOT)
+    hub.popen([str(ROOT / "scripts/start-beat.sh")], env=env, log=logs / "beat.log", cwd=ROOT)
+    worker_env = {**env, "WORKER_QUEUES": "recommendations,feedback,maintenance"}  # production's worker
+    for host in worker_hosts:
+        log = logs / f"{host.label}.log"
+        stack.workers[host.label] = (
+            host,
+            host.popen([str(ROOT / "scripts/start-worker.sh")], env=worker_env, log=log, cwd=ROOT),
+        )
+    base = f"http://{hub.address}:8000"
+    wait_until(lambda: _up(stack, base), timeout=90, what=f"the web on the hub (see {logs / 'web.log'})")
+    for label, (host, proc) in stack.workers.items():
+        wait_until(
+            lambda host=host, proc=proc: proc.poll() is None and _worker_healthy(host, proc.pid, env),
+            timeout=120,
+            what=f"worker@{label} healthy (see {logs / f'{label}.log'})",
+        )
 
 
 def _remove_stale_workdirs() -> None:
@@ -200,18 +202,57 @@ def _up(stack: Stack, base: str) -> bool:
         return False
 
 
-def _ask(stack: Stack, token: str, questions: list[tuple[int, int]], accepted: list[str], statuses: list[int]) -> None:
-    """POST each (job, limit) question from the client threads; record the 202s' request ids."""
+def _ask(stack: Stack, token: str, questions: Iterator[tuple[int, int]], answers: Answers, *, until=None) -> None:
+    """POST (job, limit) questions from every client thread, all of them or `until` that event is set."""
     base = f"http://{stack.hub.address}:8000/api/v1"
+    lock = threading.Lock()
 
-    def one(question: tuple[int, int]) -> None:
-        job, limit = question
-        status, body = _http("POST", f"{base}/jobs/{job}/recommendations/", token=token, body={"limit": limit})
-        statuses.append(status)
-        if status == 202:
-            accepted.append(body["id"])
+    def client() -> None:
+        while until is None or not until.is_set():
+            with lock:
+                question = next(questions, None)
+            if question is None:
+                return
+            job, limit = question
+            status, body = _http("POST", f"{base}/jobs/{job}/recommendations/", token=token, body={"limit": limit})
+            answers.statuses.append(status)
+            if status == 202:
+                answers.accepted.append(body["id"])
 
-    list(stack.client.map(one, questions))
+    for future in [stack.client.submit(client) for _ in range(CLIENTS)]:
+        future.result()
+
+
+@dataclass
+class Answers:
+    accepted: list[str] = field(default_factory=list)  # the ids of the requests answered 202
+    statuses: list[int] = field(default_factory=list)
+
+
+def _hang_holding_a_requests_locks(stack: Stack, host: netns.Host, main_pid: int) -> None:
+    """SIGSTOP the pool of `host`'s worker while one of its processes is writing a request's results.
+
+    Caught inside that transaction, after its rows were inserted: PostgreSQL keeps the row locks
+    (the unique (request, rank) entries, the request's row), which a rerun of the request on
+    another host must wait for. Its main process goes on taking messages up to its prefetch.
+    """
+    pool = [pid for pid in host.pids() if pid != main_pid]
+    query = (
+        "SELECT count(*) FROM pg_stat_activity WHERE client_addr = %s AND state = 'idle in transaction' "
+        """AND (query LIKE 'INSERT INTO "recommendations_cleanerrecommendation"%%' """
+        """OR query LIKE 'UPDATE "recommendations_recommendationrequest"%%')"""
+    )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        for pid in pool:
+            os.kill(pid, signal.SIGSTOP)
+        time.sleep(0.02)  # a statement sent just before the stop completes on the server
+        if stack.sql(query, (host.address,))[0][0]:
+            return
+        for pid in pool:
+            os.kill(pid, signal.SIGCONT)
+        time.sleep(0.005)
+    raise AssertionError(f"{host.label}'s pool was never caught writing a request's results")
 
 
 def _unfinished(stack: Stack, ids: list[str]) -> list[tuple]:
@@ -249,31 +290,33 @@ def test_every_accepted_request_completes_when_a_worker_host_goes_away(stack: St
     token = body["token"]
     jobs = [row[0] for row in stack.sql("SELECT id FROM marketplace_cleaningjob WHERE status = 'open_for_bids'")]
     # Every question different (job, limit): none is answered from the cache, each is a task.
-    questions = [(job, limit) for limit in range(1, 101) for job in jobs][: BEFORE + AFTER]
-    assert len(questions) == BEFORE + AFTER, f"only {len(jobs)} open jobs"
-    accepted: list[str] = []
-    statuses: list[int] = []
+    questions = iter([(job, limit) for limit in range(1, 101) for job in jobs])
+    answers = Answers()
 
     w1, w1_proc = stack.workers["w1"]
-    _ask(stack, token, questions[:WARM], accepted, statuses)
+    _ask(stack, token, itertools.islice(questions, WARM), answers)
     wait_until(lambda: _served(stack, "w1") >= 5, timeout=60, what="w1 serving its share")
-    # w1 hangs first (its pool frozen; its main process still takes messages), so that it surely
-    # holds some when it goes, then goes in the midst of the load: its link, then every process.
-    for pid in w1.pids():
-        if pid != w1_proc.pid:
-            os.kill(pid, signal.SIGSTOP)
-    load = threading.Thread(target=_ask, args=(stack, token, questions[WARM:BEFORE], accepted, statuses))
+    # Under load, w1 hangs while writing a request's results, takes what its prefetch allows, and
+    # goes: its link first, then every process in it; the load goes on throughout, and after.
+    stop = threading.Event()
+    load = threading.Thread(target=_ask, args=(stack, token, questions, answers), kwargs={"until": stop})
     load.start()
-    wait_until(lambda: len(accepted) >= WARM + 20, timeout=60, what="requests accepted while w1 hangs")
-    cut_at = time.monotonic()
-    w1.cut()
-    w1.kill_all()
-    assert w1_proc.wait(timeout=10) is not None and not w1.pids()
-    load.join()
-    _ask(stack, token, questions[BEFORE:], accepted, statuses)
+    try:
+        _hang_holding_a_requests_locks(stack, w1, w1_proc.pid)
+        hung = len(answers.accepted)
+        wait_until(lambda: len(answers.accepted) >= hung + 20, what="requests accepted while w1 hangs")
+        cut_at = time.monotonic()
+        w1.cut()
+        w1.kill_all()
+        assert w1_proc.wait(timeout=10) is not None and not w1.pids()
+        wait_until(lambda: len(answers.accepted) >= hung + 60, what="requests accepted after the cut")
+    finally:
+        stop.set()
+        load.join()
+    _ask(stack, token, itertools.islice(questions, AFTER), answers)
+    accepted, statuses = answers.accepted, answers.statuses
 
     assert set(statuses) == {202}, f"every question is new, so each is a 202: {sorted(set(statuses))}"
-    assert len(accepted) == BEFORE + AFTER
     try:
         wait_until(lambda: not _unfinished(stack, accepted), timeout=RECOVERY_BOUND, what="every request succeeded")
     except AssertionError as exc:
@@ -287,7 +330,8 @@ def test_every_accepted_request_completes_when_a_worker_host_goes_away(stack: St
     )
     assert duplicates == [], "a request rerun on the other host must replace its rows, not add to them"
     print(
-        f"\ntwo worker hosts: {len(accepted)} requests accepted, w1 cut and killed with {stranded} messages held; "
+        f"\ntwo worker hosts: {len(accepted)} requests accepted; w1 hung holding a request's locks, then was cut "
+        f"and killed, holding {stranded} messages; "
         f"every request succeeded {recovered_in:.1f} s after the cut (sweeper: queued after {QUEUED_AFTER} s, "
         f"running after {RUNNING_AFTER} s, every {SWEEP_EVERY} s; bound {RECOVERY_BOUND} s); "
         f"tasks served: w1 {_served(stack, 'w1')}, w2 {_served(stack, 'w2')}"
