@@ -295,7 +295,7 @@ def test_every_accepted_request_completes_when_a_worker_host_goes_away(stack: St
 
     w1, w1_proc = stack.workers["w1"]
     _ask(stack, token, itertools.islice(questions, WARM), answers)
-    wait_until(lambda: _served(stack, "w1") >= 5, timeout=60, what="w1 serving its share")
+    wait_until(lambda: _served(stack, "w1") >= 1, timeout=60, what="w1 serving too")
     # Under load, w1 hangs while writing a request's results, takes what its prefetch allows, and
     # goes: its link first, then every process in it; the load goes on throughout, and after.
     stop = threading.Event()
