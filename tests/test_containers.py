@@ -12,6 +12,8 @@ import shutil
 import stat
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from copy import deepcopy
 from pathlib import Path
 
 import pytest
@@ -150,14 +152,6 @@ def test_it_waits_for_healthy_postgres_and_redis(name: str) -> None:
             assert depends_on[backing] == {"condition": "service_healthy"}, f"{name}: {service_name}"
 
 
-def test_production_redis_keeps_its_queues_and_never_evicts() -> None:
-    command = services(PROD)["redis"]["command"]
-    # Queued tasks survive a restart; an evicted queue or cache generation would lose work or
-    # serve stale answers (app/recommendations/cache.py).
-    assert command[command.index("--appendonly") + 1] == "yes"
-    assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
-
-
 @pytest.mark.parametrize("name", COMPOSE_FILES)
 def test_it_points_every_process_at_the_compose_database_and_redis(name: str) -> None:
     for service_name in APP_SERVICES:
@@ -198,23 +192,6 @@ def test_it_shares_the_models_volume_between_the_workers(name: str) -> None:
         assert environment(service)["RECOMMENDATION_MODELS_DIR"] == "/models"
 
 
-# What scripts/healthcheck.py checks in each long-running service; beat serves nothing to ask.
-HEALTHCHECK_OF = {"web": "web", "worker": "worker", "webhooks": "worker", "trainer": "trainer", "flower": "flower"}
-
-
-@pytest.mark.parametrize("name", COMPOSE_FILES)
-def test_it_checks_the_health_of_every_service_that_serves(name: str) -> None:
-    all_services = services(name)
-    for service_name, kind in HEALTHCHECK_OF.items():
-        check = all_services[service_name].get("healthcheck")
-        assert check, f"{name}: {service_name} has no healthcheck"
-        assert check["test"] == ["CMD", "python", "-m", "scripts.healthcheck", kind], f"{name}: {service_name}"
-        # Longer than the check may take, or a slow but healthy process counts as failing.
-        assert int(check["timeout"].rstrip("s")) >= 10, f"{name}: {service_name}"
-    without = set(all_services) - set(HEALTHCHECK_OF) - {"postgres", "redis"}
-    assert without == {"migrate", "beat"}, f"{name}: which of {sorted(without)} needs a health check?"
-
-
 def test_dev_writes_the_mounted_tree_as_dev_user() -> None:
     """The tree belongs to whoever checked it out: the services that write into it run as them."""
     for service_name in ("migrate", "web"):
@@ -232,11 +209,6 @@ def test_it_mounts_the_code_in_dev_only() -> None:
         assert not binds, f"prod {service_name} mounts host paths {binds}: ship the code in the image"
 
 
-@pytest.mark.parametrize("name", COMPOSE_FILES)
-def test_it_runs_exactly_one_beat(name: str) -> None:
-    assert services(name)["beat"]["deploy"]["replicas"] == 1
-
-
 def test_it_limits_prod_resources_as_the_deployment_guide_does() -> None:
     expected = {
         "worker": {"cpus": "2", "memory": "4G"},
@@ -245,31 +217,6 @@ def test_it_limits_prod_resources_as_the_deployment_guide_does() -> None:
     }
     for service_name, limits in expected.items():
         assert services(PROD)[service_name]["deploy"]["resources"]["limits"] == limits, service_name
-
-
-def test_it_restarts_prod_services_unless_stopped() -> None:
-    for service_name, service in services(PROD).items():
-        if service_name != "migrate":
-            assert service["restart"] == "unless-stopped", service_name
-
-
-def test_it_takes_every_prod_secret_from_the_environment() -> None:
-    required = {"DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "POSTGRES_PASSWORD", "FLOWER_BASIC_AUTH"}
-    optional = {"METRICS_TOKEN"}  # empty is a meaningful setting: /metrics for the loopback only
-    seen = set()
-    for service_name, service in services(PROD).items():
-        for key, value in environment(service).items():
-            if key in optional:
-                assert value == f"${{{key}:-}}", f"prod {service_name}: {key}={value!r}; write it as ${{{key}:-}}"
-            elif SECRET_KEY_NAME.search(key) or key in required:
-                match = REQUIRED_VAR.match(value)
-                assert match and match["name"] == key, (
-                    f"prod {service_name}: {key}={value!r}; write it as ${{{key}:?message}}"
-                )
-                seen.add(key)
-            if key == "DATABASE_URL":
-                assert "${POSTGRES_PASSWORD:?" in value, f"prod {service_name}: hard-coded DB password"
-    assert required <= seen, f"prod never requires {sorted(required - seen)}"
 
 
 @pytest.mark.parametrize("name", COMPOSE_FILES)
@@ -284,6 +231,221 @@ def test_it_requires_flower_basic_auth_from_the_environment(name: str) -> None:
 @pytest.mark.parametrize("name", COMPOSE_FILES)
 def test_it_publishes_flower_on_the_loopback_interface_only(name: str) -> None:
     assert services(name)["flower"]["ports"] == ["127.0.0.1:5555:5555"]
+
+
+# Production's reliability settings -------------------------------------------------------------
+#
+# Each check reads a compose document and says what is wrong with it, or None. The real files
+# must pass, and a copy broken on purpose must fail (BROKEN, below), so that no check passes
+# whatever the file says.
+
+# What scripts/healthcheck.py checks in each long-running service; beat serves nothing to ask.
+HEALTHCHECK_OF = {"web": "web", "worker": "worker", "webhooks": "worker", "trainer": "trainer", "flower": "flower"}
+# A credential written into a URL (`scheme://user:password@host`), unless the password is `${…}`.
+URL_PASSWORD = re.compile(r"://[^/\s:@]*:(?!\$\{)[^@\s]+@")
+# Command-line options whose value is a secret.
+SECRET_OPTIONS = ("--requirepass", "--masterauth", "--basic-auth", "--password")
+
+
+def redis_keeps_its_queues(document: dict) -> str | None:
+    # Queued tasks survive a restart (losing at most a second of writes); an evicted queue or
+    # cache generation would lose work or serve stale answers (app/recommendations/cache.py).
+    command = document["services"]["redis"].get("command") or []
+    wanted = {"--appendonly": "yes", "--appendfsync": "everysec", "--maxmemory-policy": "noeviction"}
+    has = {option: command[command.index(option) + 1] if option in command else None for option in wanted}
+    return None if has == wanted else f"redis must run with {wanted}, not {has}"
+
+
+def _runs_beat(service: dict) -> bool:
+    command = service.get("command") or []
+    command = command if isinstance(command, list) else command.split()
+    for word in command:
+        script = ROOT / word
+        if word.startswith("scripts/") and script.is_file():
+            command = [*command, *script.read_text().split()]
+    return "scripts/start-beat.sh" in command or "beat" in command or "-B" in command or "--beat" in command
+
+
+def one_beat(document: dict) -> str | None:
+    # Two beat processes send every periodic task twice.
+    beats = sorted(name for name, service in document["services"].items() if _runs_beat(service))
+    if len(beats) != 1:
+        return f"exactly one service may run beat, not {beats}"
+    replicas = document["services"][beats[0]].get("deploy", {}).get("replicas")
+    return None if replicas == 1 else f"beat must say deploy.replicas: 1, not {replicas}"
+
+
+def restarts(document: dict) -> str | None:
+    wrong = {
+        name: service.get("restart")
+        for name, service in document["services"].items()
+        if name != "migrate" and service.get("restart") != "unless-stopped"
+    }
+    return f"every long-running service restarts unless stopped: {wrong}" if wrong else None
+
+
+def health_checks(document: dict) -> str | None:
+    all_services = document["services"]
+    for name, kind in HEALTHCHECK_OF.items():
+        check = all_services[name].get("healthcheck")
+        if not check or check["test"] != ["CMD", "python", "-m", "scripts.healthcheck", kind]:
+            return f"{name} must check its health with scripts.healthcheck {kind}, not {check}"
+        # Longer than the check may take, or a slow but healthy process counts as failing.
+        if int(check["timeout"].rstrip("s")) < 10:
+            return f"{name}'s health check times out in {check['timeout']}"
+    for name in ("postgres", "redis"):
+        if not all_services[name].get("healthcheck"):
+            return f"{name} has no health check"
+    without = set(all_services) - set(HEALTHCHECK_OF) - {"postgres", "redis"}
+    return None if without == {"migrate", "beat"} else f"which of {sorted(without)} needs a health check?"
+
+
+def _seconds(duration: str) -> float:
+    parts = re.fullmatch(r"(?:(\d+)m)?(?:(\d+)s)?", duration)
+    assert parts and duration, f"a compose duration like 1m30s, not {duration!r}"
+    return int(parts[1] or 0) * 60 + int(parts[2] or 0)
+
+
+def warm_up_before_health(document: dict) -> str | None:
+    # A pool process may take CELERY_WORKER_PROC_ALIVE_TIMEOUT to warm up; a health check that
+    # counts before that restarts a worker that was only slow to start.
+    from django.conf import settings
+
+    alive = settings.CELERY_WORKER_PROC_ALIVE_TIMEOUT
+    for name in ("worker", "trainer"):
+        start = _seconds(document["services"][name]["healthcheck"].get("start_period", "0s"))
+        if start <= alive:
+            return f"{name}'s health check start_period {start:g} s <= the warm-up's {alive:g} s"
+    return None
+
+
+def _strings(node, path: str = "") -> Iterator[tuple[str, str]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _strings(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _strings(value, f"{path}[{i}]")
+            if isinstance(value, str) and value in SECRET_OPTIONS and i + 1 < len(node):
+                yield f"{path}[{i + 1}]", f"{value}={node[i + 1]}"
+    elif isinstance(node, str):
+        yield path, node
+
+
+def secrets_from_environment(document: dict) -> str | None:
+    required = {"DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "POSTGRES_PASSWORD", "FLOWER_BASIC_AUTH"}
+    optional = {"METRICS_TOKEN"}  # empty is a meaningful setting: /metrics for the loopback only
+    seen = set()
+    for name, service in document["services"].items():
+        for key, value in environment(service).items():
+            if key in optional and value != f"${{{key}:-}}":
+                return f"{name}: {key}={value!r}; write it as ${{{key}:-}}"
+            if key not in optional and (SECRET_KEY_NAME.search(key) or key in required):
+                match = REQUIRED_VAR.match(value)
+                if not (match and match["name"] == key):
+                    return f"{name}: {key}={value!r}; write it as ${{{key}:?message}}"
+                seen.add(key)
+    # Anywhere else (a URL, a command line, a health check): no literal credential either.
+    for path, value in _strings(document):
+        if URL_PASSWORD.search(value):
+            return f"{path}: a password written into {value!r}; take it from ${{…}}"
+        option, _, secret = value.partition("=")
+        if option in SECRET_OPTIONS and secret and not secret.startswith("${"):
+            return f"{path}: {option} with a literal secret; take it from ${{…}}"
+    return None if required <= seen else f"never requires {sorted(required - seen)}"
+
+
+def _set(path: str, value) -> Callable[[dict], dict]:
+    """A copy of the document with the value at `path` (keys and list indexes, dotted) replaced."""
+
+    def broken(document: dict) -> dict:
+        copy = deepcopy(document)
+        *parents, last = [int(part) if part.isdigit() else part for part in path.split(".")]
+        node = copy
+        for part in parents:
+            node = node[part]
+        if value is None:
+            del node[last]
+        else:
+            node[last] = value
+        return copy
+
+    return broken
+
+
+# Each check, the compose files it applies to, and copies of production's file it must refuse.
+BROKEN: dict[Callable[[dict], str | None], tuple[list[str], list[Callable[[dict], dict]]]] = {
+    redis_keeps_its_queues: (
+        [PROD],
+        [
+            _set("services.redis.command", ["redis-server", "--maxmemory-policy", "noeviction"]),
+            _set("services.redis.command.2", "no"),
+            _set("services.redis.command.4", "always"),
+            _set("services.redis.command.6", "allkeys-lru"),
+        ],
+    ),
+    one_beat: (
+        COMPOSE_FILES,
+        [
+            lambda d: _set("services.beat2", d["services"]["beat"])(d),
+            _set("services.worker.command", ["celery", "-A", "workers.celery", "worker", "-B"]),
+            _set("services.beat.deploy.replicas", 2),
+            _set("services.beat.deploy", None),
+        ],
+    ),
+    restarts: ([PROD], [_set("services.beat.restart", None), _set("services.redis.restart", "no")]),
+    health_checks: (
+        COMPOSE_FILES,
+        [
+            _set("services.webhooks.healthcheck", None),
+            _set("services.worker.healthcheck.test", ["CMD", "true"]),
+            _set("services.web.healthcheck.timeout", "2s"),
+            _set("services.redis.healthcheck", None),
+            lambda d: _set("services.extra", {"image": "redis:7"})(d),
+        ],
+    ),
+    warm_up_before_health: (
+        COMPOSE_FILES,
+        [_set("services.worker.healthcheck.start_period", "30s"), _set("services.trainer.healthcheck", {"test": []})],
+    ),
+    secrets_from_environment: (
+        [PROD],
+        [
+            _set("services.web.environment.DJANGO_SECRET_KEY", "not-so-secret-after-all"),
+            _set("services.flower.environment.FLOWER_BASIC_AUTH", "${FLOWER_BASIC_AUTH:-admin:admin}"),
+            _set("services.web.environment.METRICS_TOKEN", "abc"),
+            _set("services.web.environment.DATABASE_URL", "postgres://postgres:hunter2@postgres:5432/recsvc"),
+            _set("services.web.environment.REDIS_URL", "redis://:hunter2@redis:6379/0"),
+            _set("services.redis.command", ["redis-server", "--requirepass", "hunter2"]),
+            _set("services.flower.command", ["celery", "flower", "--basic-auth=admin:admin"]),
+            _set("services.postgres.environment", {"POSTGRES_DB": "recsvc"}),
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("check", "name"),
+    [
+        pytest.param(check, name, id=f"{check.__name__}-{name}")
+        for check, (names, _) in BROKEN.items()
+        for name in names
+    ],
+)
+def test_the_compose_file_passes(check, name: str) -> None:
+    assert check(compose(name)) is None
+
+
+@pytest.mark.parametrize(
+    ("check", "breaking"),
+    [
+        pytest.param(check, breaking, id=f"{check.__name__}-{i}")
+        for check, (_, changes) in BROKEN.items()
+        for i, breaking in enumerate(changes)
+    ],
+)
+def test_each_check_refuses_a_broken_copy(check, breaking) -> None:
+    assert check(breaking(compose(PROD))) is not None
 
 
 # Dockerfiles ---------------------------------------------------------------------------------
@@ -510,3 +672,18 @@ def test_it_starts_flower_with_basic_auth(tmp_path: Path) -> None:
             "--address=0.0.0.0", "--basic-auth=admin:s3cret", "--url_prefix=flower",
         ]
     ]  # fmt: skip
+
+
+def test_the_readme_worker_host_override_points_the_worker_at_the_shared_servers() -> None:
+    """README's "Multi-host deployment" override: the same worker, its servers and models elsewhere."""
+    block = re.search(r"```yaml\n(# docker-compose\.worker-host\.yml\n.*?)```", (ROOT / "README.md").read_text(), re.S)
+    assert block, "README.md lost its docker-compose.worker-host.yml example"
+    worker = yaml.safe_load(block[1])["services"]["worker"]
+    env = environment(worker)
+    assert set(env) == {"DATABASE_URL", "REDIS_URL"}
+    assert env["DATABASE_URL"].startswith("postgres://postgres:${POSTGRES_PASSWORD:?")
+    assert env["DATABASE_URL"].endswith(":5432/recsvc") and "@postgres:" not in env["DATABASE_URL"]
+    assert env["REDIS_URL"].startswith("redis://${SHARED_HOST:?")
+    # Compose merges volumes by their target: this one replaces the local ml_models volume.
+    assert [volume.split("#")[0].strip().rpartition(":")[2] for volume in worker["volumes"]] == ["/models"]
+    assert environment(services(PROD)["worker"])["RECOMMENDATION_MODELS_DIR"] == "/models"

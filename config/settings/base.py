@@ -87,6 +87,19 @@ DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE",
 # A kept connection is checked before a request reuses it: after a database restart, the first
 # request of each thread would otherwise fail on its stale connection.
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A host that vanishes in the middle of a transaction (power, network) leaves its session, and
+    # the row locks it holds, on the server until TCP gives up on the peer: over two hours with
+    # Linux's defaults, while every rerun of the request it held waits on its lock until the hard
+    # time limit kills it. Each session asks the server to probe it after 15 s of silence, every
+    # 5 s, 3 times: a dead host's locks go within about 30 s (tests/e2e/test_two_worker_hosts.py).
+    # Empty: the server's own settings (e.g. behind a pooler that refuses startup options).
+    _session_options = env(
+        "DATABASE_SESSION_OPTIONS",
+        default="-c tcp_keepalives_idle=15 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3",
+    )
+    if _session_options:
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", _session_options)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web, the worker and beat share one SQLite file: WAL lets readers run beside a
     # writer, and IMMEDIATE transactions fail fast instead of deadlocking on upgrade.
@@ -228,6 +241,13 @@ RECOMMENDATION_AB_VARIANT_B = env("RECOMMENDATION_AB_VARIANT_B", default="mode:n
 # How long a finished request's result stays readable (Redis and the request table).
 RECOMMENDATION_REQUEST_TTL = env.int("RECOMMENDATION_REQUEST_TTL", default=24 * 3600)
 RECOMMENDATION_MAX_LIMIT = 100
+# The request sweeper (workers/recommend/sweeper.py, every minute by beat) re-enqueues a request
+# still queued after this many seconds, or still running after the other: its message was lost
+# (a worker or its host died holding it). RUNNING_AFTER must stay above the recommendation
+# tasks' hard time limit (60 s, workers/tasks/recommendations.py), or a request still computing
+# is computed twice. A lost request is answered within about a minute plus these.
+RECOMMENDATION_SWEEP_QUEUED_AFTER = env.float("RECOMMENDATION_SWEEP_QUEUED_AFTER", default=30)
+RECOMMENDATION_SWEEP_RUNNING_AFTER = env.float("RECOMMENDATION_SWEEP_RUNNING_AFTER", default=90)
 
 # Model lifecycle (app/recommendations/registry.py, health.py). A retrained candidate replaces
 # the champion only if it is no worse than it, on the same validation slice, beyond these

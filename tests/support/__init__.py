@@ -8,6 +8,7 @@
 - `waiting`: `wait_until`, for what another thread or process does.
 - `feedback`: recommendation rows and feedback events, and posting them.
 - `scripts`: start scripts run against stub executables.
+- `netns`: test hosts on this machine (network namespaces), with PostgreSQL and Redis inside one.
 """
 
 from pathlib import Path

@@ -2,9 +2,10 @@
 
 A request answered 202 is a row before its task is sent. Its message can still be lost: a
 worker killed while it held it, a Redis restart without AOF, a task consumed while the
-database was down. Every minute (beat) `requests_sweep` re-enqueues the requests still
-`queued` after `REQUEUE_AFTER`, and those `running` past `RUNNING_DEADLINE` (the task's hard
-time limit has killed whoever ran them) with attempts left; it fails, with a reason, the ones
+database was down, a worker host gone with the messages it held. Every minute (beat)
+`requests_sweep` re-enqueues the requests still `queued` after `RECOMMENDATION_SWEEP_QUEUED_AFTER`
+seconds, and those `running` past `RECOMMENDATION_SWEEP_RUNNING_AFTER` (above the task's hard
+time limit, which has killed whoever ran them by then) with attempts left; it fails, with a reason, the ones
 out of attempts and the ones queued for longer than a result is kept. A duplicate message is
 harmless: the run claims its request with a conditional UPDATE (runner.py).
 """
@@ -26,9 +27,6 @@ logger = logging.getLogger(__name__)
 
 Status = RecommendationRequest.Status
 
-REQUEUE_AFTER = timedelta(seconds=30)
-# The recommendation tasks' hard time limit (workers/tasks/recommendations.py) and a margin.
-RUNNING_DEADLINE = timedelta(seconds=60 + 30)
 SWEEP_LIMIT = 1000
 STUCK_ERROR = "the service lost this request's task and could not run it again (out of attempts)"
 EXPIRED_ERROR = "the service could not run this request before its result would have expired"
@@ -39,16 +37,17 @@ def requests_sweep(*, now: datetime | None = None, limit: int = SWEEP_LIMIT) -> 
     now = now or timezone.now()
     expired_before = now - timedelta(seconds=settings.RECOMMENDATION_REQUEST_TTL)
     qs = RecommendationRequest.objects
+    # Settings, read at each sweep: the fault tests shorten them to recover within their run.
+    queued_before = now - timedelta(seconds=settings.RECOMMENDATION_SWEEP_QUEUED_AFTER)
+    running_before = now - timedelta(seconds=settings.RECOMMENDATION_SWEEP_RUNNING_AFTER)
     expired = qs.filter(status=Status.QUEUED, created_at__lt=expired_before).update(
         status=Status.FAILED, error=EXPIRED_ERROR, finished_at=now
     )
     out_of_attempts = qs.filter(
-        status=Status.RUNNING, started_at__lt=now - RUNNING_DEADLINE, attempts__gte=MAX_ATTEMPTS
+        status=Status.RUNNING, started_at__lt=running_before, attempts__gte=MAX_ATTEMPTS
     ).update(status=Status.FAILED, error=STUCK_ERROR, finished_at=now)
-    lost = list(
-        qs.filter(status=Status.QUEUED, created_at__lt=now - REQUEUE_AFTER).values_list("pk", "kind")[:limit]
-    ) + list(
-        qs.filter(status=Status.RUNNING, started_at__lt=now - RUNNING_DEADLINE, attempts__lt=MAX_ATTEMPTS).values_list(
+    lost = list(qs.filter(status=Status.QUEUED, created_at__lt=queued_before).values_list("pk", "kind")[:limit]) + list(
+        qs.filter(status=Status.RUNNING, started_at__lt=running_before, attempts__lt=MAX_ATTEMPTS).values_list(
             "pk", "kind"
         )[:limit]
     )
