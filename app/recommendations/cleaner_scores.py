@@ -12,7 +12,6 @@ from django.db import transaction
 from django.db.models import Avg, Count, Q, Sum
 
 from app.marketplace.models import Bid, CleanerProfile, CleaningJob, Review
-from app.recommendations.cleaner_version import cleaners_changed
 from app.recommendations.models import CleanerScore
 
 # Smoothing of the rating history: a cleaner with no review sits at the prior, neither top nor
@@ -125,5 +124,4 @@ def cleaner_scores_refresh() -> int:
         CleanerScore.objects.bulk_create(
             rows, batch_size=1000, update_conflicts=True, unique_fields=["cleaner"], update_fields=UPDATE_FIELDS
         )
-        transaction.on_commit(cleaners_changed)
     return n

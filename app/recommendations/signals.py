@@ -1,7 +1,8 @@
 """The recommendation side follows the marketplace: cached answers, ownership and the cleaner table.
 
 A job, bid or profile change bumps the cache generations it affects (app/recommendations/cache.py);
-any cleaner or score save bumps the cleaner-data version the workers' tables compare.
+the workers' cleaner tables need nothing from here: database triggers log every cleaner and
+score write (app/recommendations/cleaner_changes.py).
 """
 
 from django.db import transaction
@@ -10,17 +11,6 @@ from django.dispatch import receiver
 
 from app.marketplace.models import Bid, CleanerProfile, CleaningJob, ClientProfile
 from app.recommendations.cache import generation_bump
-from app.recommendations.cleaner_version import cleaners_changed
-from app.recommendations.models import CleanerScore
-
-
-@receiver([post_save, post_delete], sender=CleanerProfile)
-@receiver([post_save, post_delete], sender=CleanerScore)
-def _cleaner_data_changed(**kwargs) -> None:
-    # Now, for readers inside this transaction, and again after commit, because a worker that
-    # reloaded between the two would otherwise keep a table without the new row.
-    cleaners_changed()
-    transaction.on_commit(cleaners_changed)
 
 
 def _bump(*names: str) -> None:

@@ -145,8 +145,14 @@ def job_context(*, job_id: int) -> dict[str, float | str] | None:
 
 
 def active_cleaner_columns() -> dict[str, np.ndarray]:
-    """Scoring columns of every active cleaner (the worker caches them: see cleaner_cache)."""
+    """Scoring columns of every active cleaner (the worker holds them: see cleaner_table)."""
     rows = list(CleanerProfile.objects.filter(is_active=True).order_by("pk").values_list(*_CLEANER_FIELDS))
+    return _cleaner_rows_to_columns(rows)
+
+
+def active_cleaner_columns_of(*, cleaner_ids: list[int]) -> dict[str, np.ndarray]:
+    """Scoring columns of those of `cleaner_ids` that exist and are active: a table's catch-up."""
+    rows = list(CleanerProfile.objects.filter(pk__in=cleaner_ids, is_active=True).values_list(*_CLEANER_FIELDS))
     return _cleaner_rows_to_columns(rows)
 
 
