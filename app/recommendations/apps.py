@@ -16,6 +16,6 @@ class RecommendationsConfig(AppConfig):
 
 def _cleaner_tables_reload(using: str, **kwargs) -> None:
     # After a migration or a flush (tests): rows may have gone without a trigger seeing them.
-    from app.recommendations.models import CleanerChange
+    from app.recommendations.cleaner_changes import cleaner_tables_reload
 
-    CleanerChange.objects.using(using).create(cleaner_id=None)
+    cleaner_tables_reload(using=using)

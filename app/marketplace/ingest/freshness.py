@@ -6,7 +6,8 @@ read a change log that database triggers write: app/recommendations/cleaner_chan
 `Changes` collects the same facts during one ingest call and `publish` sends them once the
 transaction commits, so the very next recommendation sees the write (read-your-writes). Two
 facts the signals do not cover are added here: a property's change reaches its jobs' answers,
-and so does a change of a client's blocked cleaners (through the client's jobs). A write that
+and so does a change of a client's blocked cleaners (through the client's jobs); the cleaners of
+written jobs, bids and reviews are rescored after commit, as the signals do for ORM saves. A write that
 touches thousands of subjects (a bulk import) invalidates all cached answers and owner records
 at once instead, as `generate_training_data` does: the same effect, in two Redis commands.
 """
@@ -21,6 +22,7 @@ from rest_framework.authtoken.models import Token
 from app.api.authentication import auth_cache_forget
 from app.marketplace.models import CleaningJob
 from app.recommendations.cache import generation_bump, owner_forget_all
+from app.recommendations.cleaner_scores import cleaner_scores_update
 
 MANY = 2000  # generations; beyond this, invalidate everything at once (see _publish)
 
@@ -31,6 +33,7 @@ class Changes:
     users: set[int] = field(default_factory=set)  # updated users: drop their cached authentication
     clients: set[int] = field(default_factory=set)  # updated clients: their jobs' answers
     properties: set[int] = field(default_factory=set)  # updated properties: their jobs' answers
+    scores: set[int] = field(default_factory=set)  # cleaners of written jobs, bids, reviews: rescored
 
     def job(self, pk: int) -> None:
         self.generations.update((f"job:{pk}", "open-jobs", f"owner:job:{pk}"))
@@ -53,6 +56,9 @@ class Changes:
         tokens = list(Token.objects.filter(user_id__in=self.users).values_list("key", flat=True)) if self.users else []
         if names or tokens:
             transaction.on_commit(lambda: _publish(sorted(names), tokens))
+        scores = sorted(self.scores)
+        if 0 < len(scores) <= MANY:  # more: a bulk import, which refreshes every score after
+            transaction.on_commit(lambda: cleaner_scores_update(cleaner_ids=scores))
 
 
 def _publish(names: list[str], tokens: list[str]) -> None:

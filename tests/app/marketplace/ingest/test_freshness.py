@@ -122,3 +122,14 @@ def test_a_bulk_write_invalidates_everything_at_once(committed) -> None:
 
     assert generation("model") != model and generation("open-jobs") != open_jobs
     assert redis().get(OWNER.format(subject="job:999999")) is None
+
+
+def test_a_written_job_bid_and_review_rescore_their_cleaner_after_commit(committed) -> None:
+    from app.recommendations.cleaner_scores import cleaner_scores_reconcile
+    from app.recommendations.models import CleanerScore
+
+    committed(*b.world())  # a completed job, its accepted bid and its review, by bulk writes
+    s = CleanerScore.objects.get(cleaner__external_id="c-1")
+
+    assert (s.review_count, s.jobs_completed, s.bids_won, s.avg_rating) == (1, 1, 1, 9.0)
+    assert cleaner_scores_reconcile().drifted == 0
