@@ -1,9 +1,9 @@
 """The recommendation side follows the marketplace: cached answers, ownership and the cleaner table.
 
 A job, bid or profile change bumps the cache generations it affects (app/recommendations/cache.py);
-a review, a job or a bid rescores its cleaner right after commit; the workers' cleaner tables
-need nothing from here: database triggers log every cleaner and
-score write (app/recommendations/cleaner_changes.py).
+a review, a job or a bid rescores its cleaner right after commit. The workers' cleaner tables
+need nothing from here: database triggers log every cleaner and score write
+(app/recommendations/cleaner_changes.py).
 """
 
 import threading
@@ -56,13 +56,14 @@ _scores = threading.local()
 def _rescore_after_commit(*cleaner_ids: int | None) -> None:
     # Once per cleaner per transaction (a cascade of 1,000 bids is one update, not 1,000), after
     # commit: the write's own transaction stays short. A crash in between leaves the drift to
-    # the daily reconciliation. Ids of a rolled-back transaction stay pending: rescored needlessly
-    # at the next commit, which is harmless.
+    # the daily reconciliation, and so does a failure: robust, it is logged, never raised into a
+    # request that has committed. Ids of a rolled-back transaction stay pending: rescored
+    # needlessly at the next commit, which is harmless.
     ids = {pk for pk in cleaner_ids if pk is not None}
     if ids:
         pending = _scores.__dict__.setdefault("pending", set())
         pending |= ids
-        transaction.on_commit(_rescore_pending)
+        transaction.on_commit(_rescore_pending, robust=True)
 
 
 def _rescore_pending() -> None:

@@ -9,8 +9,8 @@ blocked by this client or busy at that time. That keeps scoring 200 candidates n
 millisecond, where reading 200 profile rows through the ORM costs several.
 
 Freshness: before each request the table reads the cleaner change log (cleaner_changes.py:
-one indexed query, two on PostgreSQL) and re-reads only the cleaners written since its last
-look, in one query, replacing, appending or removing their rows in place. A committed change
+one indexed query) and re-reads only the cleaners written since its last look, in one more
+query, replacing, appending or removing their rows in place. A committed change
 is seen by the next request, whatever wrote it and in whatever order writers committed; the
 cost of a look grows with the number of changes, not of cleaners (finding the rows is one
 vectorised comparison over the id column). A full load happens only at the first request, after

@@ -6,10 +6,11 @@ read a change log that database triggers write: app/recommendations/cleaner_chan
 `Changes` collects the same facts during one ingest call and `publish` sends them once the
 transaction commits, so the very next recommendation sees the write (read-your-writes). Two
 facts the signals do not cover are added here: a property's change reaches its jobs' answers,
-and so does a change of a client's blocked cleaners (through the client's jobs); the cleaners of
-written jobs, bids and reviews are rescored after commit, as the signals do for ORM saves. A write that
-touches thousands of subjects (a bulk import) invalidates all cached answers and owner records
-at once instead, as `generate_training_data` does: the same effect, in two Redis commands.
+and so does a change of a client's blocked cleaners (through the client's jobs); and the
+cleaners of written jobs, bids and reviews are rescored after commit, as the signals do for ORM
+saves. A write that touches thousands of subjects (a bulk import) invalidates all cached answers
+and owner records at once instead, as `generate_training_data` does: the same effect, in two
+Redis commands.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class Changes:
             transaction.on_commit(lambda: _publish(sorted(names), tokens))
         scores = sorted(self.scores)
         if 0 < len(scores) <= MANY:  # more: a bulk import, which refreshes every score after
-            transaction.on_commit(lambda: cleaner_scores_update(cleaner_ids=scores))
+            transaction.on_commit(lambda: cleaner_scores_update(cleaner_ids=scores), robust=True)
 
 
 def _publish(names: list[str], tokens: list[str]) -> None:

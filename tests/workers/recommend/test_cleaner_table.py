@@ -120,3 +120,13 @@ def test_many_changes_at_once_or_an_everything_row_load_it_all(table) -> None:
     cleaner_tables_reload()
     table.get()
     assert table.full_loads == 3
+
+
+def test_a_catch_up_reads_the_same_columns_as_a_full_load() -> None:
+    from workers.recommend.candidates import active_cleaner_columns_of
+
+    a, b = f.cleaner(hourly_rate=Decimal("41.50"), verified=False), f.cleaner()
+    CleanerScore.objects.create(cleaner=b, quality=0.7, reliability=0.6, review_count=3)
+    f.cleaner(is_active=False)
+
+    assert by_id(active_cleaner_columns_of(cleaner_ids=[a.pk, b.pk, 999_999])) == by_id(active_cleaner_columns())
