@@ -92,7 +92,9 @@ class ChangeCursor:
     def _read_sqlite(self, cursor) -> list[int | None] | None:
         # The newest row always comes back, so a log emptied or reset behind our back shows.
         cursor.execute(
-            f"SELECT id, cleaner_id FROM {LOG} WHERE id > %s OR id = (SELECT MAX(id) FROM {LOG}) ORDER BY id",
+            # Two selects, not one OR: each finds its rows by the primary key (an OR scans the log).
+            f"SELECT id, cleaner_id FROM {LOG} WHERE id > %s UNION "
+            f"SELECT id, cleaner_id FROM {LOG} WHERE id = (SELECT MAX(id) FROM {LOG}) ORDER BY id",
             [self.horizon],
         )
         rows = cursor.fetchall()
