@@ -4,7 +4,8 @@ Triggers rather than signals: a `QuerySet.update`, a bulk insert, raw SQL and a 
 write through them, in the writer's transaction. On PostgreSQL one statement-level trigger
 per event writes one row per changed cleaner from the statement's transition table (a bulk
 insert of 100,000 cleaners costs one INSERT ... SELECT), stamped with the writer's
-transaction id; a TRUNCATE writes one "everything" row. On SQLite, row-level triggers.
+transaction id (`pg_current_xact_id()`: PostgreSQL 13 or later); a TRUNCATE writes one
+"everything" row. On SQLite, row-level triggers.
 A score's update is logged only when a column the workers' table reads changed (the feedback
 counters move on every recommendation and are not read there).
 """
