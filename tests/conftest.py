@@ -47,5 +47,15 @@ def _no_stale_authentication() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cleaner_table() -> None:
+    """A test's transaction is rolled back, which no change log can announce: load the table afresh."""
+    import sys
+
+    table = sys.modules.get("workers.recommend.cleaner_table")
+    if table is not None:
+        table.cleaner_table.invalidate()
+
+
+@pytest.fixture(autouse=True)
 def _isolated_models_dir(settings, models_dir: Path) -> None:
     settings.RECOMMENDATION_MODELS_DIR = models_dir

@@ -9,6 +9,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Now
 
 
 class Mode(models.TextChoices):
@@ -39,6 +40,31 @@ class CleanerScore(models.Model):
 
     def __str__(self) -> str:
         return f"score of cleaner {self.cleaner_id}: quality {self.quality:.2f}"
+
+
+class CleanerChange(models.Model):
+    """One row per written cleaner or score, by database triggers: what the workers' tables catch up on.
+
+    Written by the triggers of migration 0006 in the writer's own transaction, whatever wrote
+    (a save, `QuerySet.update`, a bulk insert, raw SQL, a delete), so no write path can forget
+    it. `cleaner_id` is not a foreign key: a deleted cleaner's row must stay to say so; null
+    means "everything" (a TRUNCATE, a flush, a migration). `txid` is the writer's PostgreSQL
+    transaction id (null on SQLite): the reader's horizon (workers/recommend/cleaner_changes.py).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    cleaner_id = models.BigIntegerField(null=True)
+    txid = models.BigIntegerField(null=True)
+    at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["txid"], name="cleaner_change_txid"),
+            models.Index(fields=["at"], name="cleaner_change_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"cleaner {self.cleaner_id} changed (#{self.id})"
 
 
 class RecommendationRequest(models.Model):

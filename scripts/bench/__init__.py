@@ -2,7 +2,9 @@
 
 1. Generating the seed-42 marketplace (5000 jobs, 200 cleaners, 500 clients): `generate`.
 2. Importing it from its export files into an empty database, against a bare COPY of the
-   same rows into plain tables measured in the same run: `ingest`.
+   same rows into plain tables measured in the same run: `ingest`. Then, in a database of its
+   own grown to 2,000, 20,000 and 100,000 cleaners, the cost of a worker's cleaner table picking
+   up one changed cleaner, beside a bare `SELECT 1` and a full load: `freshness`.
 3. Training on it, loading from the database included; the validation metrics of the neural
    model, the ensemble, the rule-based scorer and a random order on the same jobs: `training`.
 4. Scoring 200 candidate cleaners for one job in a worker-like process, features and SQL
@@ -17,7 +19,7 @@
 The bare baselines (HTTP, Celery, Redis, the forward pass) are in `baselines`; `harness` starts
 the processes and times the loops; `report` prints each figure and writes BENCHMARKS.md.
 
-It uses its own databases (`<name>_bench` and, for the import, `<name>_bench_import` on the
+It uses its own databases (`<name>_bench` and, for the import and the freshness step, `<name>_bench_import` and `<name>_bench_freshness` on the
 PostgreSQL of DATABASE_URL, whose database is `<name>`; else SQLite files under var/) and its
 own models directory, so it never touches your data.
 """

@@ -10,7 +10,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from scripts.bench import baselines, cached, end_to_end, gc_pause, generate, ingest, scoring, training
+from scripts.bench import baselines, cached, end_to_end, freshness, gc_pause, generate, ingest, scoring, training
 from scripts.bench.harness import ROOT, web_and_worker
 from scripts.bench.report import Report
 
@@ -59,6 +59,7 @@ def main() -> None:
     report = Report()
     generate.step(env, report)
     ingest.step(env, report)
+    freshness.step(env, report)
     training_output = training.step(env, report)
     probe = scoring.step(env, report)
     over_http(env, probe, report)

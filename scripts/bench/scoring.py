@@ -93,9 +93,6 @@ def _job_with_200_cleaners() -> tuple[Any, Any]:
             for u in users
         ]
     )
-    from app.recommendations.cleaner_version import cleaners_changed
-
-    cleaners_changed()  # bulk_create sends no signal
     return CleaningJob.objects.select_related("property").get(pk=job.pk), client  # the job as the worker loads it
 
 

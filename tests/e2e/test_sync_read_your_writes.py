@@ -85,3 +85,28 @@ def test_a_job_or_a_bid_written_is_seen_by_the_next_question(celery_worker, key)
 
     put(key, "jobs/j-2", {"status": "cancelled"}, method="patch")  # changed
     assert jobs_for(key, "c-a") == set()
+
+
+def full_loads(worker) -> int:
+    """How many times the worker has read its whole cleaner table (its log says each)."""
+    return worker.log_path.read_text(errors="replace").count("cleaner table: full load")
+
+
+def test_cleaner_changes_reach_the_next_question_row_by_row(celery_worker, key) -> None:
+    from app.marketplace.models import CleanerProfile
+
+    put(key, "cleaners/c-a", CLEANER)
+    put(key, "jobs/j-1", JOB)
+    assert cleaners_for(key, "j-1") == {"c-a"}  # the table loaded (this test's first look)
+    loads = full_loads(celery_worker)
+    assert loads >= 1, f"no full load in {celery_worker.log_path}: the count below would prove nothing"
+
+    put(key, "cleaners/c-b", CLEANER)  # created
+    assert cleaners_for(key, "j-1") == {"c-a", "c-b"}
+    put(key, "cleaners/c-a", {"home_lat": 41.5}, method="patch")  # changed: now far away
+    assert cleaners_for(key, "j-1") == {"c-b"}
+    CleanerProfile.objects.filter(external_id="c-a").update(home_lat=40.72)  # behind the ORM's back
+    put(key, "cleaners/c-b", {"is_active": False}, method="patch")  # deactivated (and the answer's cache moved)
+    assert cleaners_for(key, "j-1") == {"c-a"}
+
+    assert full_loads(celery_worker) == loads, "a change made the worker read every cleaner again"

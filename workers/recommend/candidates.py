@@ -20,6 +20,7 @@ from app.marketplace.models import (
     mask_to_services,
 )
 from app.recommendations.cleaner_scores import PRIOR_RATING, PRIOR_RELIABILITY, smoothed_quality
+from app.recommendations.models import CleanerScore
 from workers.recommend.features import PROPERTY_TYPES, distance_km
 
 MAX_OPEN_JOBS_SCANNED = 2000
@@ -145,9 +146,33 @@ def job_context(*, job_id: int) -> dict[str, float | str] | None:
 
 
 def active_cleaner_columns() -> dict[str, np.ndarray]:
-    """Scoring columns of every active cleaner (the worker caches them: see cleaner_cache)."""
+    """Scoring columns of every active cleaner (the worker holds them: see cleaner_table)."""
     rows = list(CleanerProfile.objects.filter(is_active=True).order_by("pk").values_list(*_CLEANER_FIELDS))
     return _cleaner_rows_to_columns(rows)
+
+
+def _cleaners_of_sql() -> str:
+    profiles, scores = CleanerProfile._meta.db_table, CleanerScore._meta.db_table
+    columns = ", ".join(f"s.{name[7:]}" if name.startswith("score__") else f"p.{name}" for name in _CLEANER_FIELDS)
+    return (
+        f"SELECT {columns} FROM {profiles} p LEFT JOIN {scores} s ON s.cleaner_id = p.id "
+        "WHERE p.is_active = %s AND p.id IN ({ids})"
+    )
+
+
+_CLEANERS_OF_SQL = _cleaners_of_sql()
+
+
+def active_cleaner_columns_of(*, cleaner_ids: list[int]) -> dict[str, np.ndarray]:
+    """Scoring columns of those of `cleaner_ids` that exist and are active: a table's catch-up.
+
+    Raw SQL for the reason `unavailable_cleaner_ids` gives: building the ORM query cost about a
+    millisecond, more than the query. The same columns as `active_cleaner_columns` (tested).
+    """
+    sql = _CLEANERS_OF_SQL.format(ids=", ".join(["%s"] * len(cleaner_ids)))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [True, *cleaner_ids])
+        return _cleaner_rows_to_columns(cursor.fetchall())
 
 
 def unavailable_cleaner_ids(*, job: CleaningJob) -> set[int]:

@@ -8,11 +8,17 @@ from workers import names
 
 
 @shared_task(name=names.REFRESH_CLEANER_SCORES, soft_time_limit=600, time_limit=900)
-def refresh_cleaner_scores() -> int:
-    """Recompute every `CleanerScore`; idempotent, so a second run changes nothing."""
-    from app.recommendations.cleaner_scores import cleaner_scores_refresh
+def refresh_cleaner_scores() -> dict[str, int]:
+    """Recompute every `CleanerScore` (the reconciliation of the updates at once) and prune the
+    cleaner change log; idempotent, so a second run changes nothing. Returns what it corrected."""
+    from dataclasses import asdict
 
-    return cleaner_scores_refresh()
+    from app.recommendations.cleaner_changes import cleaner_changes_prune
+    from app.recommendations.cleaner_scores import cleaner_scores_reconcile
+
+    report = asdict(cleaner_scores_reconcile())
+    report["change_log_pruned"] = cleaner_changes_prune()
+    return report
 
 
 @shared_task(name=names.REQUESTS_SWEEP, soft_time_limit=50, time_limit=60, ignore_result=True)

@@ -35,8 +35,8 @@ Everything that writes marketplace data from outside calls one function::
   `unknown_reference`; a job status change the life cycle refuses (lifecycle.py), a second bid
   of a cleaner on a job or a second review of a job are `conflict`.
 - Freshness: the writes are bulk and send no signals; after the commit the call bumps what
-  the signals would (freshness.py), so the next recommendation sees it. A cleaner's quality
-  score moves with reviews at its next refresh (`cleaner_scores_refresh`), as before.
+  the signals would (freshness.py), so the next recommendation sees it; the cleaners of the
+  jobs, bids and reviews written are rescored after commit (`cleaner_scores_update`).
 
 Out: `entity_export(type, external_ids=None)` yields rows in the same representation (the
 export command; re-importing it gives the same marketplace), `entity_get(type, external_id)`

@@ -76,5 +76,6 @@ class Bids(Entity):
         for p in pending:
             p.pk = ids[p.external_id]
             changes.bid(p.refs["job"].pk, p.refs["cleaner"].pk)
+            changes.scores.add(p.refs["cleaner"].pk)
             if p.stored is not None:
                 changes.bid(*p.stored.extra)

@@ -1,13 +1,16 @@
 """What bulk writes must announce themselves, since they send no Django signals.
 
 The signals of app/recommendations/signals.py and app/accounts/signals.py keep cached answers,
-owner records, the workers' cleaner tables and cached authentication fresh on every ORM save.
+owner records and cached authentication fresh on every ORM save (the workers' cleaner tables
+read a change log that database triggers write: app/recommendations/cleaner_changes.py).
 `Changes` collects the same facts during one ingest call and `publish` sends them once the
 transaction commits, so the very next recommendation sees the write (read-your-writes). Two
 facts the signals do not cover are added here: a property's change reaches its jobs' answers,
-and so does a change of a client's blocked cleaners (through the client's jobs). A write that
-touches thousands of subjects (a bulk import) invalidates all cached answers and owner records
-at once instead, as `generate_training_data` does: the same effect, in two Redis commands.
+and so does a change of a client's blocked cleaners (through the client's jobs); and the
+cleaners of written jobs, bids and reviews are rescored after commit, as the signals do for ORM
+saves. A write that touches thousands of subjects (a bulk import) invalidates all cached answers
+and owner records at once instead, as `generate_training_data` does: the same effect, in two
+Redis commands.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from rest_framework.authtoken.models import Token
 from app.api.authentication import auth_cache_forget
 from app.marketplace.models import CleaningJob
 from app.recommendations.cache import generation_bump, owner_forget_all
-from app.recommendations.cleaner_version import cleaners_changed
+from app.recommendations.cleaner_scores import cleaner_scores_update
 
 MANY = 2000  # generations; beyond this, invalidate everything at once (see _publish)
 
@@ -28,10 +31,10 @@ MANY = 2000  # generations; beyond this, invalidate everything at once (see _pub
 @dataclass
 class Changes:
     generations: set[str] = field(default_factory=set)
-    cleaners: bool = False  # the workers' cleaner tables must reload
     users: set[int] = field(default_factory=set)  # updated users: drop their cached authentication
     clients: set[int] = field(default_factory=set)  # updated clients: their jobs' answers
     properties: set[int] = field(default_factory=set)  # updated properties: their jobs' answers
+    scores: set[int] = field(default_factory=set)  # cleaners of written jobs, bids, reviews: rescored
 
     def job(self, pk: int) -> None:
         self.generations.update((f"job:{pk}", "open-jobs", f"owner:job:{pk}"))
@@ -40,7 +43,6 @@ class Changes:
         self.generations.update((f"job:{job}", f"cleaner:{cleaner}"))
 
     def cleaner(self, pk: int) -> None:
-        self.cleaners = True
         self.generations.update((f"cleaner:{pk}", f"owner:cleaner:{pk}", "cleaners"))
 
     def publish_on_commit(self) -> None:
@@ -53,12 +55,14 @@ class Changes:
             for pk in jobs.values_list("pk", flat=True):
                 names.update((f"job:{pk}", "open-jobs", f"owner:job:{pk}"))
         tokens = list(Token.objects.filter(user_id__in=self.users).values_list("key", flat=True)) if self.users else []
-        cleaners = self.cleaners
-        if names or cleaners or tokens:
-            transaction.on_commit(lambda: _publish(sorted(names), cleaners, tokens))
+        if names or tokens:
+            transaction.on_commit(lambda: _publish(sorted(names), tokens))
+        scores = sorted(self.scores)
+        if 0 < len(scores) <= MANY:  # more: a bulk import, which refreshes every score after
+            transaction.on_commit(lambda: cleaner_scores_update(cleaner_ids=scores), robust=True)
 
 
-def _publish(names: list[str], cleaners: bool, tokens: list[str]) -> None:
+def _publish(names: list[str], tokens: list[str]) -> None:
     if len(names) > MANY:
         # One key instead of thousands (a bulk import): every cached answer depends on "model", and
         # every owner record goes; what the signals' bumps would have invalidated is invalidated.
@@ -66,6 +70,4 @@ def _publish(names: list[str], cleaners: bool, tokens: list[str]) -> None:
         owner_forget_all()
     elif names:
         generation_bump(*names)
-    if cleaners:
-        cleaners_changed()
     auth_cache_forget(tokens)

@@ -128,3 +128,5 @@ class Jobs(Entity):
         for p in pending:
             p.pk = ids[p.external_id]
             changes.job(p.pk)
+            if p.refs["assigned_cleaner"] is not None:  # (a cleaner it was taken from: at the daily refresh)
+                changes.scores.add(p.refs["assigned_cleaner"].pk)

@@ -70,3 +70,4 @@ class Reviews(Entity):
         ids = rows_upsert(Review, ("external_id", *WRITTEN), rows, key="external_id", update=WRITTEN, same=same)
         for p in pending:
             p.pk = ids[p.external_id]
+            changes.scores.add(p.refs["cleaner"].pk)

@@ -18,7 +18,6 @@ from faker import Faker
 
 from app.accounts.models import User
 from app.marketplace.models import Bid, CleanerProfile, CleaningJob, ClientProfile, Property, Review
-from app.recommendations.cleaner_version import cleaners_changed
 from app.recommendations.models import CleanerScore
 from app.synthetic.generator.params import DEFAULT_REFERENCE_DATE, OPERATOR_USERNAME
 from app.synthetic.generator.persistence import (
@@ -72,7 +71,6 @@ def training_data_clear() -> None:
         for model in (ExpectedRating, Review, Bid, CleaningJob, Property, ClientProfile, CleanerScore, CleanerProfile):
             model.objects.all().delete()
         _generated_users().delete()
-        transaction.on_commit(cleaners_changed)
         transaction.on_commit(_invalidate_cached_answers)
 
 
@@ -110,8 +108,7 @@ def training_data_generate(
             if progress:
                 progress(f"Progress: {rows[-1] + 1}/{jobs} jobs...")
         blocked = insert_blocks(market_rng, tally, client_ids, cleaner_ids)
-        # Bulk inserts send no signals: tell the workers' cleaner tables directly.
-        transaction.on_commit(cleaners_changed)
+        # Bulk inserts send no signals (the workers' cleaner tables read the triggers' change log).
         transaction.on_commit(_invalidate_cached_answers)
     return GenerationSummary(
         users=len(cleaner_users) + len(client_users),

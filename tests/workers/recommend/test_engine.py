@@ -186,7 +186,8 @@ def test_it_selects_candidates_in_one_query(django_assert_max_num_queries) -> No
     from workers.recommend.cleaner_table import cleaner_table
 
     cleaner_table.get()  # the worker's in-memory cleaner table, loaded once
-    with django_assert_max_num_queries(2):  # job context + exclusions, whatever the number of candidates
+    # Job context, exclusions and the cleaner table's look at its change log, whatever the number of candidates.
+    with django_assert_max_num_queries(3):
         scored = engine.score_cleaners_for_job(job, limit=100)
     assert ok.pk in scored.ids
     assert scored.candidates == 21

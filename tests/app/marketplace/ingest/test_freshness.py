@@ -10,7 +10,7 @@ from app.api.authentication import auth_cache_key
 from app.common.redis_client import client as redis
 from app.marketplace.models import CleanerProfile, CleaningJob
 from app.recommendations.cache import GEN, OWNER
-from app.recommendations.cleaner_version import VERSION_KEY
+from app.recommendations.models import CleanerChange
 from tests.app.marketplace.ingest import builders as b
 from workers.recommend.cleaner_table import cleaner_table
 
@@ -32,16 +32,20 @@ def committed(django_capture_on_commit_callbacks):
     return run
 
 
-def test_a_cleaner_upsert_moves_the_cleaner_table_version_and_its_generations(committed) -> None:
-    version = redis().get(VERSION_KEY)
+def logged() -> list[int | None]:
+    return list(CleanerChange.objects.order_by("id").values_list("cleaner_id", flat=True))
+
+
+def test_a_cleaner_upsert_is_logged_for_the_cleaner_tables_and_moves_its_generations(committed) -> None:
+    before = logged()
     committed(b.cleaner())
     pk = CleanerProfile.objects.get().pk
-    after_create = (redis().get(VERSION_KEY), generation(f"cleaner:{pk}"), generation(f"owner:cleaner:{pk}"))
+    after_create = (logged(), generation(f"cleaner:{pk}"), generation(f"owner:cleaner:{pk}"))
 
     committed(b.cleaner(hourly_rate=41))
 
-    assert after_create[0] != version and None not in after_create
-    assert redis().get(VERSION_KEY) != after_create[0]
+    assert after_create[0][len(before) :] == [pk] and None not in after_create
+    assert logged()[len(after_create[0]) :] == [pk]
     assert generation(f"cleaner:{pk}") != after_create[1] and generation(f"owner:cleaner:{pk}") != after_create[2]
 
 
@@ -82,21 +86,21 @@ def test_a_property_or_blocked_cleaners_change_reaches_the_jobs_answers(committe
 
 def test_an_unchanged_item_bumps_nothing(committed) -> None:
     committed(*b.world())
-    version = redis().get(VERSION_KEY)
+    log = logged()
     gens = {n: generation(n) for n in ("open-jobs", f"job:{CleaningJob.objects.get().pk}")}
 
     committed(*b.world())
 
-    assert redis().get(VERSION_KEY) == version
+    assert logged() == log
     assert {n: generation(n) for n in gens} == gens
 
 
 def test_a_dry_run_bumps_nothing(committed) -> None:
-    version = redis().get(VERSION_KEY)
+    log = logged()
 
     committed(*b.world(), dry_run=True)
 
-    assert redis().get(VERSION_KEY) == version
+    assert logged() == log
 
 
 def test_a_changed_user_loses_its_cached_authentication(committed) -> None:
@@ -118,3 +122,14 @@ def test_a_bulk_write_invalidates_everything_at_once(committed) -> None:
 
     assert generation("model") != model and generation("open-jobs") != open_jobs
     assert redis().get(OWNER.format(subject="job:999999")) is None
+
+
+def test_a_written_job_bid_and_review_rescore_their_cleaner_after_commit(committed) -> None:
+    from app.recommendations.cleaner_scores import cleaner_scores_reconcile
+    from app.recommendations.models import CleanerScore
+
+    committed(*b.world())  # a completed job, its accepted bid and its review, by bulk writes
+    s = CleanerScore.objects.get(cleaner__external_id="c-1")
+
+    assert (s.review_count, s.jobs_completed, s.bids_won, s.avg_rating) == (1, 1, 1, 9.0)
+    assert cleaner_scores_reconcile().drifted == 0
