@@ -228,6 +228,14 @@ RECOMMENDATION_AB_VARIANT_B = env("RECOMMENDATION_AB_VARIANT_B", default="mode:n
 # How long a finished request's result stays readable (Redis and the request table).
 RECOMMENDATION_REQUEST_TTL = env.int("RECOMMENDATION_REQUEST_TTL", default=24 * 3600)
 RECOMMENDATION_MAX_LIMIT = 100
+# The recommendation tasks' time limits (workers/tasks/recommendations.py), in seconds, and the
+# request sweeper's thresholds (workers/recommend/sweeper.py): a request still `queued` after
+# REQUEUE_AFTER is enqueued again; one `running` past the hard limit plus RUNNING_MARGIN was
+# killed by it and is claimed again. The fault tests (tests/faults/) make them small.
+RECOMMENDATION_TASK_SOFT_TIME_LIMIT = env.float("RECOMMENDATION_TASK_SOFT_TIME_LIMIT", default=30)
+RECOMMENDATION_TASK_TIME_LIMIT = env.float("RECOMMENDATION_TASK_TIME_LIMIT", default=60)
+RECOMMENDATION_REQUEUE_AFTER = env.float("RECOMMENDATION_REQUEUE_AFTER", default=30)
+RECOMMENDATION_RUNNING_MARGIN = env.float("RECOMMENDATION_RUNNING_MARGIN", default=30)
 
 # Model lifecycle (app/recommendations/registry.py, health.py). A retrained candidate replaces
 # the champion only if it is no worse than it, on the same validation slice, beyond these
