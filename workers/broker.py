@@ -1,11 +1,15 @@
-"""kombu's Redis transport, with one Redis client per channel instead of one per command.
+"""kombu's Redis transport, with one fix: a channel closed after its connection let go of it.
 
-kombu's Redis channel builds a new `redis.Redis` around its connection pool for every
-publish (`Channel._create_client`); with redis-py 8 that object alone costs about 0.14 ms (it
-builds its table of reply callbacks), on every task the web sends. A `redis.Redis` holds no
-connection of its own — it borrows one from the pool for each command and is safe to share
-between threads — so one per channel does the same work. The asynchronous client (the
-worker's consumer) is built by kombu as before.
+When the worker loses Redis, Celery 5.7 (`Consumer.on_connection_error_after_connected`) first
+calls `connection.collect()`, which detaches the transport from its connection
+(`transport.client = None`), and then `connection.close()`, which closes the default channel.
+Closing it requeues the messages the worker holds unacknowledged (`restore_unacked`), which
+needs a connection pool, whose parameters kombu reads from `transport.client`: AttributeError
+"'NoneType' object has no attribute 'hostname'", which no one catches, and the worker exits
+(issue 12, finding 3; kombu 5.7; tests/faults/test_redis_killed.py). The same crash is reported
+against kombu since 2016 (celery/kombu#582, #970). Here a channel remembers the parameters it
+connected with, so that the requeue runs — or fails with a connection error, which kombu ignores
+— and the consumer reconnects.
 
 kombu picks a broker's transport by its URL's scheme, in its table of aliases:
 `use_for_redis_urls` (called where the Celery app is made, workers/celery.py) points `redis`
@@ -23,20 +27,15 @@ from kombu.transport import redis as kombu_redis
 
 
 class Channel(kombu_redis.Channel):
-    _shared_client: redis.Redis | None = None
-
-    def _create_client(self, asynchronous: bool = False) -> redis.Redis:
-        if asynchronous:
-            return super()._create_client(asynchronous=True)
-        if self._shared_client is None:
-            self._shared_client = super()._create_client()
-        return self._shared_client
-
-    def _disconnect_pools(self) -> None:
-        # kombu drops its pools here (closing the channel, and in a forked child): the client
-        # built on the old pool goes with them.
-        self._shared_client = None
-        super()._disconnect_pools()
+    def _connparams(self, asynchronous: bool = False) -> dict:
+        remembered = self.__dict__.setdefault("_remembered_connparams", {})
+        if self.connection.client is None:  # detached by Connection.collect(): see the module's docstring
+            if asynchronous not in remembered:
+                raise redis.ConnectionError("the broker connection was closed")  # one kombu ignores
+            return dict(remembered[asynchronous])
+        params = super()._connparams(asynchronous=asynchronous)
+        remembered[asynchronous] = dict(params)
+        return params
 
 
 class Transport(kombu_redis.Transport):

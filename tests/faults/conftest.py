@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.stack import Cluster, Stack, fault_cluster  # noqa: F401  (a fixture)
+from tests.support import stack as stacks
+
+fault_cluster = stacks.fault_cluster  # the session's cluster (a fixture of tests/support/stack.py)
 
 
 @pytest.fixture
-def stack(fault_cluster: Cluster, tmp_path, request):
+def stack(fault_cluster: stacks.Cluster, tmp_path, request):
     """The service on throwaway servers; `@pytest.mark.stack(aof=..., env={...})` configures it."""
     marker = request.node.get_closest_marker("stack")
-    with Stack(fault_cluster, tmp_path, **(marker.kwargs if marker else {})).running() as running:
+    options = dict(marker.kwargs) if marker else {}
+    if callable(options.get("env")):  # a function of the seed (which job to break, say)
+        options["env"] = options["env"](fault_cluster.seed)
+    with stacks.Stack(fault_cluster, tmp_path, **options).running() as running:
         yield running

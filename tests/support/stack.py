@@ -152,8 +152,9 @@ class Stack:
                 assert time.monotonic() < deadline, f"the worker did not answer: {self.worker_log()}"
                 time.sleep(0.3)
 
-    def worker_log(self) -> str:
-        return (self.tmp / f"worker-{self._workers_started}.log").read_text(errors="replace")[-4000:]
+    def worker_log(self, tail: int | None = 4000) -> str:
+        text = (self.tmp / f"worker-{self._workers_started}.log").read_text(errors="replace")
+        return text[-tail:] if tail else text
 
     def worker_children(self) -> list[int]:
         out = subprocess.run(["pgrep", "-P", str(self.worker.pid)], capture_output=True, text=True)
@@ -249,8 +250,13 @@ class Stack:
             # Asked while the service was down, or answered before it was back.
             return any(answer.started < up and answer.ended >= down for down, up in outages)
 
+        def when(answer: Answer) -> str:
+            # Seconds from the end of the last outage before it (negative: before the first).
+            ends = [up for _, up in outages if up <= answer.started]
+            return f"{answer.started - (ends[-1] if ends else outages[0][0] if outages else 0):+.2f}s"
+
         bad = [
-            (a.kind, a.status, a.body)
+            (a.kind, a.status, when(a), a.body.get("detail", a.body))
             for a in traffic.answers
             if a.status not in (200, 202) and not (a.status == 503 and during_outage(a))
         ]
