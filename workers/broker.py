@@ -1,15 +1,17 @@
 """kombu's Redis transport, with one fix: a channel closed after its connection let go of it.
 
-When the worker loses Redis, Celery 5.7 (`Consumer.on_connection_error_after_connected`) first
-calls `connection.collect()`, which detaches the transport from its connection
-(`transport.client = None`), and then `connection.close()`, which closes the default channel.
-Closing it requeues the messages the worker holds unacknowledged (`restore_unacked`), which
-needs a connection pool, whose parameters kombu reads from `transport.client`: AttributeError
-"'NoneType' object has no attribute 'hostname'", which no one catches, and the worker exits
-(issue 12, finding 3; kombu 5.7; tests/faults/test_redis_killed.py). The same crash is reported
-against kombu since 2016 (celery/kombu#582, #970). Here a channel remembers the parameters it
-connected with, so that the requeue runs — or fails with a connection error, which kombu ignores
-— and the consumer reconnects.
+When the worker loses Redis, Celery 5.7 (`Consumer.on_connection_error_after_connected`) calls
+`connection.collect()` and then `connection.close()`. collect() closes the default channel,
+but that close fails half-way when a BRPOP is in flight (it reads the dead socket first), so
+the channel stays open; collect() then detaches the transport (`transport.client = None`).
+close() closes the channel again: requeueing the messages the worker holds unacknowledged
+(`restore_unacked`) needs a new connection pool, whose parameters kombu reads from
+`transport.client`: AttributeError "'NoneType' object has no attribute 'hostname'", which no
+one catches, and the worker exits (issue 12, finding 3; kombu 5.7, also reported upstream as
+celery/kombu#582 and #970; tests/workers/test_broker.py shows it step by step,
+tests/faults/test_redis_killed.py in a real worker). Here a channel remembers the parameters it
+connected with, so the requeue runs, or fails with a connection error, which kombu ignores, and
+the consumer reconnects.
 
 kombu picks a broker's transport by its URL's scheme, in its table of aliases:
 `use_for_redis_urls` (called where the Celery app is made, workers/celery.py) points `redis`

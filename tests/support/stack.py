@@ -130,14 +130,15 @@ class Stack:
             **self.extra_env,
         }
 
-    def start_worker(self) -> None:
+    def start_worker(self, *, wait: bool = True) -> None:
         self._workers_started += 1
         log = open(self.tmp / f"worker-{self._workers_started}.log", "wb")
         env = {**self.env, "WORKER_CONCURRENCY": "2", "WORKER_NAME": f"faults-{os.getpid()}-{self._workers_started}"}
         self.worker = subprocess.Popen(
             ["sh", str(ROOT / "scripts" / "start-worker.sh")], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
         )
-        self.wait_worker()
+        if wait:
+            self.wait_worker()
 
     def wait_worker(self, timeout: float = 90) -> None:
         from workers import names
@@ -201,10 +202,11 @@ class Stack:
         self.redis.start()
         overrides = {"DJANGO_SETTINGS_MODULE": "config.settings.test", "WEB_THREADS": "8"}
         try:
+            self.start_worker(wait=False)  # warms up (torch, the model) while the web starts
             with live_web(self.env, self.tmp, overrides=overrides) as web:
                 self.web = web
                 self.base = f"http://127.0.0.1:{web.port}"
-                self.start_worker()
+                self.wait_worker()
                 sweeper = threading.Thread(target=self._sweep_forever, daemon=True)
                 sweeper.start()
                 yield self

@@ -2,6 +2,9 @@
 
 import uuid
 
+from kombu import Consumer, Exchange, Queue
+
+from tests.support.servers import ThrowawayRedis
 from workers.broker import Transport
 from workers.celery import app
 
@@ -40,27 +43,35 @@ def test_messages_go_through_it() -> None:
             queue.close()
 
 
-def test_a_message_held_unacknowledged_is_requeued_when_the_connection_closes_after_collect() -> None:
-    """What Celery 5.7 does when it loses the broker: collect() (the transport let go), then close()."""
-    name = f"test-broker-{uuid.uuid4().hex}"
-    conn = app.connection_for_write()
-    queue = conn.SimpleQueue(name)
-    queue.put({"n": 1})
-    held = queue.get(timeout=5)  # received, not acknowledged: in the channel's unacked set
-    assert held.payload == {"n": 1}
+def test_a_channel_closed_after_collect_with_redis_gone_does_not_crash(tmp_path) -> None:
+    """Finding 3 of issue 12, step by step as Celery 5.7 loses its broker: a worker holds a message
+    unacknowledged with a BRPOP in flight; Redis dies; the consumer collect()s its connection (the
+    transport lets go of it), then close()s it. kombu's own channel raised AttributeError
+    ('NoneType' object has no attribute 'hostname') in restore_unacked, and the worker exited."""
+    from kombu import Connection
 
-    conn.collect()  # kombu's stock channel raised AttributeError ('NoneType' ... 'hostname') below
-    conn.close()
+    redis_server = ThrowawayRedis(tmp_path, aof=False)
+    redis_server.start()
+    try:
+        conn = Connection(redis_server.url())
+        assert isinstance(conn.transport, Transport)
+        channel = conn.default_channel
+        queue = Queue("work", Exchange("work"), "work")
+        # A broadcast queue too, as a worker's remote control and gossip have.
+        broadcast = Queue("broadcast", Exchange("broadcast", type="fanout"), auto_delete=True)
+        held = []
+        Consumer(channel, [broadcast, queue], callbacks=[lambda body, message: held.append(message)]).consume()
+        with Connection(redis_server.url()) as producer:
+            producer.Producer().publish({"n": 1}, exchange="work", routing_key="work", declare=[queue])
+        conn.drain_events(timeout=5)
+        assert len(held) == 1  # received, not acknowledged
+        channel._brpop_start()  # the next BRPOP in flight, as the worker's event loop keeps one
 
-    with app.connection_for_write() as fresh:
-        again = fresh.SimpleQueue(name)
-        try:
-            message = again.get(timeout=5)
-            assert message.payload == {"n": 1}
-            message.ack()
-        finally:
-            again.queue.delete()
-            again.close()
+        redis_server.kill()
+        conn.collect()
+        conn.close()  # raised AttributeError with kombu's channel
+    finally:
+        redis_server.kill()
 
 
 def test_it_takes_over_even_after_kombu_resolved_redis_before() -> None:
