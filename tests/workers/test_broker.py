@@ -1,4 +1,4 @@
-"""The broker transport (workers/broker.py): kombu's Redis transport, fixed for a channel closed late."""
+"""The broker transport (workers/broker.py): kombu's Redis transport, one client per channel, fixed for a channel closed late."""
 
 import uuid
 
@@ -22,6 +22,15 @@ def test_the_broker_still_reads_as_redis_to_logs_and_flower() -> None:
 
     assert uri.startswith("redis://")
     assert isinstance(Broker(uri), Redis)
+
+
+def test_a_channel_reuses_one_client_for_its_commands() -> None:
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        client = channel._create_client()
+
+        assert channel._create_client() is client
+        assert channel._create_client(asynchronous=True) is not client  # the consumer's own, as kombu makes it
 
 
 def test_messages_go_through_it() -> None:
@@ -72,6 +81,18 @@ def test_a_channel_closed_after_collect_with_redis_gone_does_not_crash(tmp_path)
         conn.close()  # raised AttributeError with kombu's channel
     finally:
         redis_server.kill()
+
+
+def test_a_channel_drops_its_client_with_its_pools() -> None:
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        before = channel._create_client()
+
+        channel._disconnect_pools()  # as kombu does in a forked child, and on close
+
+        after = channel._create_client()
+        assert after is not before
+        assert after.connection_pool is channel.pool
 
 
 def test_it_takes_over_even_after_kombu_resolved_redis_before() -> None:
