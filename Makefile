@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export DJANGO_SETTINGS_MODULE ?= config.settings.local
 
-.PHONY: run test bench lint migrate clean
+.PHONY: run test test-faults bench lint migrate clean
 
 $(STAMP): requirements/web.txt requirements/worker.txt requirements/dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ run: $(STAMP)
 
 test: $(STAMP)
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) scripts/embedded.py -- $(PY) -m pytest $(PYTEST_ARGS)
+
+# The fault tests (marker `fault`: tests/faults/ and the two worker hosts of tests/e2e/; left out
+# of `make test`): each starts throwaway PostgreSQL and Redis servers of its own, whatever
+# DATABASE_URL and REDIS_URL say, and breaks them.
+test-faults: $(STAMP)
+	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) scripts/embedded.py -- $(PY) -m pytest -m fault tests $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) scripts/embedded.py -- $(PY) -m scripts.bench

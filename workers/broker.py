@@ -1,11 +1,27 @@
-"""kombu's Redis transport, with one Redis client per channel instead of one per command.
+"""kombu's Redis transport, with a fix and one client per channel instead of one per command.
 
-kombu's Redis channel builds a new `redis.Redis` around its connection pool for every
-publish (`Channel._create_client`); with redis-py 8 that object alone costs about 0.14 ms (it
-builds its table of reply callbacks), on every task the web sends. A `redis.Redis` holds no
-connection of its own — it borrows one from the pool for each command and is safe to share
-between threads — so one per channel does the same work. The asynchronous client (the
+One client per channel: kombu's Redis channel builds a new `redis.Redis` around its connection
+pool for every publish (`Channel._create_client`); with redis-py 8 that object alone has a
+measurable cost on every task the web sends (issue 12, measured in the same run: 0.79-0.85x
+of kombu's own send_task time in three of four runs, 0.98x in one). A `redis.Redis` holds no
+connection of its own (it borrows one from the pool for each command and is safe to share
+between threads), so one per channel does the same work. The asynchronous client (the
 worker's consumer) is built by kombu as before.
+
+The fix: a channel closed after its connection let go of it.
+
+When the worker loses Redis, Celery 5.7 (`Consumer.on_connection_error_after_connected`) calls
+`connection.collect()` and then `connection.close()`. collect() closes the default channel,
+but that close fails half-way when a BRPOP is in flight (it reads the dead socket first), so
+the channel stays open; collect() then detaches the transport (`transport.client = None`).
+close() closes the channel again: requeueing the messages the worker holds unacknowledged
+(`restore_unacked`) needs a new connection pool, whose parameters kombu reads from
+`transport.client`: AttributeError "'NoneType' object has no attribute 'hostname'", which no
+one catches, and the worker exits (issue 12, finding 3; kombu 5.7, also reported upstream as
+celery/kombu#582 and #970; tests/workers/test_broker.py shows it step by step,
+tests/faults/test_redis_killed.py in a real worker). Here a channel remembers the parameters it
+connected with, so the requeue runs, or fails with a connection error, which kombu ignores, and
+the consumer reconnects.
 
 kombu picks a broker's transport by its URL's scheme, in its table of aliases:
 `use_for_redis_urls` (called where the Celery app is made, workers/celery.py) points `redis`
@@ -37,6 +53,16 @@ class Channel(kombu_redis.Channel):
         # built on the old pool goes with them.
         self._shared_client = None
         super()._disconnect_pools()
+
+    def _connparams(self, asynchronous: bool = False) -> dict:
+        remembered = self.__dict__.setdefault("_remembered_connparams", {})
+        if self.connection.client is None:  # detached by Connection.collect(): see the module's docstring
+            if asynchronous not in remembered:
+                raise redis.ConnectionError("the broker connection was closed")  # one kombu ignores
+            return dict(remembered[asynchronous])
+        params = super()._connparams(asynchronous=asynchronous)
+        remembered[asynchronous] = dict(params)
+        return params
 
 
 class Transport(kombu_redis.Transport):

@@ -41,13 +41,23 @@ def result_publish(request_id: str, payload: dict) -> str:
     Raises ValueError, having written nothing, when the payload holds NaN or infinity: that is
     not JSON, and no reader could parse it.
     """
-    body = json.dumps(payload, default=str, allow_nan=False)
+    body = payload_json(payload)
+    result_publish_json(request_id, body)
+    return body
+
+
+def payload_json(payload: dict) -> str:
+    """The request's JSON as published; ValueError when it holds NaN or infinity (not JSON)."""
+    return json.dumps(payload, default=str, allow_nan=False)
+
+
+def result_publish_json(request_id: str, body: str) -> None:
+    """Store and announce a finished request's JSON (`payload_json`)."""
     pipe = client().pipeline(transaction=False)
     pipe.set(KEY.format(id=request_id), body, ex=settings.RECOMMENDATION_REQUEST_TTL)
     # The message carries the answer itself, so a waiting reader needs no second round trip.
     pipe.publish(CHANNEL.format(id=request_id), body)
     pipe.execute()
-    return body
 
 
 def result_get(request_id: str) -> dict | None:

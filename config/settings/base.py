@@ -241,11 +241,15 @@ RECOMMENDATION_AB_VARIANT_B = env("RECOMMENDATION_AB_VARIANT_B", default="mode:n
 # How long a finished request's result stays readable (Redis and the request table).
 RECOMMENDATION_REQUEST_TTL = env.int("RECOMMENDATION_REQUEST_TTL", default=24 * 3600)
 RECOMMENDATION_MAX_LIMIT = 100
+# The recommendation tasks' time limits (workers/tasks/recommendations.py), in seconds.
+RECOMMENDATION_TASK_SOFT_TIME_LIMIT = env.float("RECOMMENDATION_TASK_SOFT_TIME_LIMIT", default=30)
+RECOMMENDATION_TASK_TIME_LIMIT = env.float("RECOMMENDATION_TASK_TIME_LIMIT", default=60)
 # The request sweeper (workers/recommend/sweeper.py, every minute by beat) re-enqueues a request
 # still queued after this many seconds, or still running after the other: its message was lost
-# (a worker or its host died holding it). RUNNING_AFTER must stay above the recommendation
-# tasks' hard time limit (60 s, workers/tasks/recommendations.py), or a request still computing
-# is computed twice. A lost request is answered within about a minute plus these.
+# (a worker or its host died holding it). RUNNING_AFTER must stay above the tasks' hard time
+# limit, or a request still computing is computed again (harmless: only the latest claim writes
+# its rows, runner.py; but wasted). A lost request is answered within about a minute plus these.
+# The fault tests (tests/faults/, tests/e2e/test_two_worker_hosts.py) make them small.
 RECOMMENDATION_SWEEP_QUEUED_AFTER = env.float("RECOMMENDATION_SWEEP_QUEUED_AFTER", default=30)
 RECOMMENDATION_SWEEP_RUNNING_AFTER = env.float("RECOMMENDATION_SWEEP_RUNNING_AFTER", default=90)
 

@@ -7,6 +7,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Fault injection: `feedback.apply` holds each event's transaction open this long, so a test
 # can SIGKILL a worker in the middle of a batch. Set through the worker's environment.
 FEEDBACK_APPLY_DELAY_MS = env.int("FEEDBACK_APPLY_DELAY_MS", default=0)  # noqa: F405
+# Fault injection: a recommendation request for one of these job ids computes for ever, deaf
+# to the soft time limit (as a loop in native code would be), so the hard limit must kill it.
+RECOMMENDATION_STUCK_JOB_IDS = env.list("RECOMMENDATION_STUCK_JOB_IDS", cast=int, default=[])  # noqa: F405
 
 # The suite makes thousands of requests from one address in a minute; tests/test_throttling.py
 # sets its own small rates.

@@ -52,8 +52,13 @@ def _wait_until_up(proc: subprocess.Popen, port: int, log: Path, timeout: float 
 
 
 @contextlib.contextmanager
-def live_web(env: dict[str, str], tmp_path: Path, *, how: str = "start-web.sh") -> Iterator[LiveWeb]:
-    """The web on a free port, started by `how`: "start-web.sh" (the containers' way) or "dev.py" (`make run`'s)."""
+def live_web(
+    env: dict[str, str], tmp_path: Path, *, how: str = "start-web.sh", overrides: dict[str, str] | None = None
+) -> Iterator[LiveWeb]:
+    """The web on a free port, started by `how`: "start-web.sh" (the containers' way) or "dev.py" (`make run`'s).
+
+    `overrides`: environment set last (the fault tests run start-web.sh with the test settings).
+    """
     port = free_port()
     log = tmp_path / "web.log"
     # XDG_RUNTIME_DIR: gunicorn's control socket goes there, not to the one ~/.gunicorn/gunicorn.ctl
@@ -84,6 +89,7 @@ def live_web(env: dict[str, str], tmp_path: Path, *, how: str = "start-web.sh") 
         command = dev.web_command(port)
         (tmp_path / "metrics").mkdir()
         env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / "metrics")
+    env.update(overrides or {})
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True

@@ -1,7 +1,10 @@
-"""The broker transport (workers/broker.py): kombu's Redis transport with one client per channel."""
+"""The broker transport (workers/broker.py): kombu's Redis transport, one client per channel, fixed for a channel closed late."""
 
 import uuid
 
+from kombu import Consumer, Exchange, Queue
+
+from tests.support.servers import ThrowawayRedis
 from workers.broker import Transport
 from workers.celery import app
 
@@ -47,6 +50,37 @@ def test_messages_go_through_it() -> None:
         finally:
             queue.queue.delete()
             queue.close()
+
+
+def test_a_channel_closed_after_collect_with_redis_gone_does_not_crash(tmp_path) -> None:
+    """Finding 3 of issue 12, step by step as Celery 5.7 loses its broker: a worker holds a message
+    unacknowledged with a BRPOP in flight; Redis dies; the consumer collect()s its connection (the
+    transport lets go of it), then close()s it. kombu's own channel raised AttributeError
+    ('NoneType' object has no attribute 'hostname') in restore_unacked, and the worker exited."""
+    from kombu import Connection
+
+    redis_server = ThrowawayRedis(tmp_path, aof=False)
+    redis_server.start()
+    try:
+        conn = Connection(redis_server.url())
+        assert isinstance(conn.transport, Transport)
+        channel = conn.default_channel
+        queue = Queue("work", Exchange("work"), "work")
+        # A broadcast queue too, as a worker's remote control and gossip have.
+        broadcast = Queue("broadcast", Exchange("broadcast", type="fanout"), auto_delete=True)
+        held = []
+        Consumer(channel, [broadcast, queue], callbacks=[lambda body, message: held.append(message)]).consume()
+        with Connection(redis_server.url()) as producer:
+            producer.Producer().publish({"n": 1}, exchange="work", routing_key="work", declare=[queue])
+        conn.drain_events(timeout=5)
+        assert len(held) == 1  # received, not acknowledged
+        channel._brpop_start()  # the next BRPOP in flight, as the worker's event loop keeps one
+
+        redis_server.kill()
+        conn.collect()
+        conn.close()  # raised AttributeError with kombu's channel
+    finally:
+        redis_server.kill()
 
 
 def test_a_channel_drops_its_client_with_its_pools() -> None:

@@ -3,18 +3,22 @@
 A run claims its request with a conditional UPDATE (queued, or running when a dead worker's
 message is redelivered, with attempts left) and writes its rows keyed by the request inside one
 transaction, so a redelivered task does no harm. The waiting client is answered through Redis
-(app/recommendations/results.py) before the rows are written.
+(app/recommendations/results.py) once the rows and the request's end are committed, so what the
+API answers is what the table holds.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from decimal import Decimal
 from functools import cache, lru_cache, partial
 
-from django.db import IntegrityError, connection, transaction
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -26,7 +30,7 @@ from app.recommendations.models import (
     JobRecommendation,
     RecommendationRequest,
 )
-from app.recommendations.results import request_payload, result_publish
+from app.recommendations.results import payload_json, request_payload, result_publish, result_publish_json
 from app.webhooks.models import WebhookEndpoint
 from app.webhooks.services import webhook_deliveries_create_for_request
 from workers.recommend.cleaner_table import cleaner_table
@@ -45,6 +49,7 @@ NON_FINITE_ERROR = (
     "a score was not a finite number: the job's or a cleaner's data holds NaN or infinity "
     "(a budget, an hourly rate, a location); fix the data and ask again"
 )
+STORE_ERROR = "the service computed this request but could not store its results; ask again"
 
 
 @contextmanager
@@ -259,42 +264,98 @@ def recommendation_request_run(*, request_id: str, engine: RecommendationEngine)
     return req.status
 
 
-def _compute_publish_store(req: RecommendationRequest, engine: RecommendationEngine) -> None:
-    runner, row_model = RUNNERS[req.kind]
+def _compute(req: RecommendationRequest, engine: RecommendationEngine) -> tuple[dict, Rows]:
+    """The changes to the request (status, result or error) and its rows to store."""
+    runner, _ = RUNNERS[req.kind]
     changes: dict = {"finished_at": timezone.now()}
-    rows = list  # the rows to store, built once the waiting client has its answer
     try:
+        _stuck_for_tests(req)
         result, rows = runner(req, engine)
     except Exception as exc:  # a bug or bad data must fail the request, not leave it running
         logger.exception("request %s failed", req.pk)
         changes.update(status=Status.FAILED, error=f"{type(exc).__name__}: could not compute recommendations")
-    else:
-        changes.update(status=Status.SUCCEEDED, result=result, model_version=result.get("model_version") or "")
+        return changes, list
+    changes.update(status=Status.SUCCEEDED, result=result, model_version=result.get("model_version") or "")
+    return changes, rows
+
+
+def _stuck_for_tests(req: RecommendationRequest) -> None:
+    """Fault injection (config/settings/test.py; absent in production): compute for ever, deaf to
+    the soft time limit, as a loop in native code would, so that only the hard limit ends it."""
+    if req.job_id is None or req.job_id not in getattr(settings, "RECOMMENDATION_STUCK_JOB_IDS", ()):
+        return
+    while True:
+        try:
+            time.sleep(3600)
+        except SoftTimeLimitExceeded:
+            continue
+
+
+def _apply(req: RecommendationRequest, changes: dict) -> None:
     for field, value in changes.items():
         setattr(req, field, value)
-    # The waiting client is answered first; the rows follow in the same task. If the worker
-    # dies in between, the request is still `running` in the table, the message is redelivered
-    # (late ack) and the rerun publishes and writes the same result again.
+
+
+def _payload_or_failure(req: RecommendationRequest, changes: dict, rows: Rows) -> tuple[str, Rows]:
+    """The answer's JSON; a request whose result is not JSON (NaN, infinity) is failed instead."""
+    _apply(req, changes)
     try:
-        body = result_publish(str(req.id), request_payload(req))
+        return payload_json(request_payload(req)), rows
     except ValueError:
         # NaN or infinity in the marketplace's data (a budget, a rate) made a score that is not a
         # number: fail the request with a reason rather than publish what no client can parse.
         logger.error("request %s computed a score that is not a finite number; failing it", req.pk)
         changes.update(status=Status.FAILED, result=None, model_version="", error=NON_FINITE_ERROR)
-        for field, value in changes.items():
-            setattr(req, field, value)
-        rows = list
-        body = result_publish(str(req.id), request_payload(req))
+        _apply(req, changes)
+        return payload_json(request_payload(req)), list
+
+
+def _store(req: RecommendationRequest, changes: dict, rows: Rows) -> bool:
+    """Write the rows and the request's end in one transaction; False if a newer run owns it.
+
+    The request row is locked first and this run's attempt checked against it: a duplicate
+    message (a sweep of a request still waiting in a backlog, a redelivery) may have claimed
+    the request again meanwhile, and only the latest claim writes, so rows are never doubled.
+    """
+    _, row_model = RUNNERS[req.kind]
     with _recomputable_writes():
+        current = RecommendationRequest.objects.select_for_update().filter(pk=req.pk).values_list("attempts", "status")
+        attempts, status = current.first() or (None, None)
+        if attempts != req.attempts or status != Status.RUNNING:
+            logger.info("request %s: a later run claimed it; this run's results are dropped", req.pk)
+            return False
         if req.attempts > 1:
             # Results are keyed by the request: a rerun replaces the earlier run's rows.
             row_model.objects.filter(request_id=req.pk).delete()
         row_model.objects.bulk_create(rows())
         RecommendationRequest.objects.filter(pk=req.pk).update(**changes)
-    req.attempts += 1  # a second call (the retry above) must clear this call's rows
+    return True
+
+
+def _compute_publish_store(req: RecommendationRequest, engine: RecommendationEngine) -> None:
+    changes, rows = _compute(req, engine)
+    body, rows = _payload_or_failure(req, changes, rows)
+    # The table first, then the waiting client: what the API answers is what the table holds.
+    # If the worker dies in between, the request is finished in the table and its redelivered
+    # message publishes it (recommendation_request_run); if the write fails, nothing was said.
+    try:
+        stored = _store(req, changes, rows)
+    except (OperationalError, InterfaceError):
+        raise  # the database is unreachable: the task retries (workers/tasks/recommendations.py)
+    except IntegrityError:
+        raise  # a row vanished under the cleaner table: recommendation_request_run computes again
+    except DatabaseError:
+        logger.exception("request %s: its results could not be stored; failing it", req.pk)
+        changes = {"status": Status.FAILED, "result": None, "model_version": "", "error": STORE_ERROR}
+        changes["finished_at"] = timezone.now()
+        _apply(req, changes)
+        body = payload_json(request_payload(req))
+        stored = _store(req, changes, list)
+    if not stored:
+        return
+    result_publish_json(str(req.id), body)
     # A request that waited longer than CACHEABLE_FOR saw generations that may be gone (cache.py).
-    fresh = (changes["finished_at"] - req.created_at).total_seconds() < CACHEABLE_FOR
+    fresh = (req.finished_at - req.created_at).total_seconds() < CACHEABLE_FOR
     if req.cache_key and req.status == Status.SUCCEEDED and fresh:
         cache_put(req.cache_key, body)
     # After the answer is cached: an identical question asked from now on reads the cache.

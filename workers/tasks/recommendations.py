@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from workers import names
@@ -11,10 +12,11 @@ from workers.runtime import get_engine
 # Soft limit first so the task can fail its request cleanly before the hard kill (the request
 # sweeper, workers/recommend/sweeper.py, counts on this hard limit). Results travel through our
 # own Redis key and table, not Celery's result backend. The database unreachable is retried
-# with backoff rather than acknowledged as done; the sweeper is the backstop.
+# with backoff rather than acknowledged as done; the sweeper is the backstop. The limits are
+# settings (RECOMMENDATION_TASK_*TIME_LIMIT) so that the fault tests can make them small.
 _LIMITS = {
-    "soft_time_limit": 30,
-    "time_limit": 60,
+    "soft_time_limit": settings.RECOMMENDATION_TASK_SOFT_TIME_LIMIT,
+    "time_limit": settings.RECOMMENDATION_TASK_TIME_LIMIT,
     "acks_late": True,
     "ignore_result": True,
     "autoretry_for": (OperationalError, InterfaceError),
