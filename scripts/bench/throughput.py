@@ -62,6 +62,8 @@ class WrkRun:
     p50: float
     p90: float
     p99: float
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds of the watched processes in the run
+    machine_busy: float = 0.0  # the share of every core busy meanwhile, anyone's work (other sessions too)
 
     @property
     def rate(self) -> float:
@@ -71,13 +73,47 @@ class WrkRun:
     def flows_rate(self) -> float:
         return self.finished / self.seconds
 
+    def cpu_per(self, count: int) -> str:
+        """The watched processes' CPU per request (or per question), and how busy the machine was."""
+        each = ", ".join(f"{name} {1000 * sec / max(count, 1):.2f} ms" for name, sec in self.cpu.items())
+        return f"CPU per answer: {each}; the machine {self.machine_busy:.0%} busy"
+
     @property
     def errors(self) -> int:
         return self.unexpected + self.socket_errors
 
 
-def wrk(url: str, *args: str, connections: int, seconds: int = SECONDS) -> WrkRun:
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (those gone by now count nothing)."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        try:
+            t = psutil.Process(pid).cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def tree(pid: int) -> list[int]:
+    import psutil
+
+    return [pid, *(c.pid for c in psutil.Process(pid).children(recursive=True))]
+
+
+# Whose CPU a run watches: name -> the pids, read before and after the run.
+Watch = dict[str, list[int]]
+
+
+def wrk(url: str, *args: str, connections: int, seconds: int = SECONDS, watch: Watch | None = None) -> WrkRun:
+    import psutil
+
     threads = min(2, connections)
+    watch = watch or {}
+    before = {name: cpu_seconds(pids) for name, pids in watch.items()}
+    machine = psutil.cpu_times()
     out = subprocess.run(
         [WRK or "wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "15s", "-s", str(LOAD)]
         + [url, "--", *args]
@@ -89,7 +125,11 @@ def wrk(url: str, *args: str, connections: int, seconds: int = SECONDS) -> WrkRu
     if not line:
         raise SystemExit(f"wrk failed:\n{out.stdout}\n{out.stderr}")
     r = json.loads(line[0][7:])
+    now = psutil.cpu_times()
+    busy = (now.user + now.system + now.nice) - (machine.user + machine.system + machine.nice)
     return WrkRun(
+        cpu={name: cpu_seconds(pids) - before[name] for name, pids in watch.items()},
+        machine_busy=busy / ((r["duration_us"] / 1e6) * (os.cpu_count() or 1)),
         requests=r["requests"],
         seconds=r["duration_us"] / 1e6,
         unexpected=r["unexpected"],
@@ -299,10 +339,11 @@ def _measure(env: dict, web: ProductionWeb, processes: WebAndWorker, who: list[A
     healthz = f"{web.base}/healthz"
     wrk(healthz, "get", "200", connections=8, seconds=2)  # warm every thread of both processes
     client = who[0]
+    watch = {"web": web.pids, "worker": tree(processes.worker.pid)}
     for n in CONCURRENCIES:
-        out.bare[n] = wrk(healthz, "get", "200", connections=n)
+        out.bare[n] = wrk(healthz, "get", "200", connections=n, watch=watch)
         out.cached[n] = wrk(
-            web.base + client.path, "post", "200", client.scheme, client.secret, client.body, connections=n
+            web.base + client.path, "post", "200", client.scheme, client.secret, client.body, connections=n, watch=watch
         )
     out.single_bare = wrk(healthz, "get", "200", connections=1, seconds=max(3, SECONDS // 2))
     for asker in who:
@@ -316,7 +357,9 @@ def _measure(env: dict, web: ProductionWeb, processes: WebAndWorker, who: list[A
             connections=1,
             seconds=max(3, SECONDS // 2),
         )
-    out.uncached = wrk(web.base, "flow", client.scheme, client.secret, ",".join(map(str, jobs)), connections=8)
+    out.uncached = wrk(
+        web.base, "flow", client.scheme, client.secret, ",".join(map(str, jobs)), connections=8, watch=watch
+    )
     out.celery = celery_noop_rate(processes)
     for asker in _missed_credentials(out, who):
         out.profiles[asker.name] = profile(web.env, asker)
@@ -354,11 +397,16 @@ def report(report: Report, t: Throughput) -> None:
     for n in CONCURRENCIES:
         bare, cached = t.bare[n], t.cached[n]
         share = cached.rate / bare.rate
-        report.record(f"  bare GET /healthz, {n} clients (baseline)", f"{bare.rate:,.0f} req/s", _lat(bare))
+        report.record(
+            f"  bare GET /healthz, {n} clients (baseline)",
+            f"{bare.rate:,.0f} req/s",
+            f"{_lat(bare)[:-1]}; {bare.cpu_per(bare.requests)})",
+        )
         report.record(
             f"  cached answer, client token (fast path), {n} clients",
             f"{cached.rate:,.0f} req/s",
-            f"({share:.0%} of bare; {cached.rate / t.celery:.2f}x the Celery no-op; {_lat(cached)[1:]}",
+            f"({share:.0%} of bare; {cached.rate / t.celery:.2f}x the Celery no-op; {_lat(cached)[1:-1]}; "
+            f"{cached.cpu_per(cached.requests)})",
         )
         report.verdict(f"cached >= 70% of bare /healthz at {n} clients", f"{share:.0%}", share >= CACHED_SHARE_OF_BARE)
     u = t.uncached
@@ -371,6 +419,14 @@ def report(report: Report, t: Throughput) -> None:
         f"per request {_lat(u)[1:-1]}; {u.unfinished} unfinished after the wait)",
     )
     report.verdict("uncached >= 250/s at 8 clients", f"{u.flows_rate:,.0f}/s", u.flows_rate >= UNCACHED_PER_SECOND)
+    if u.flows_rate < UNCACHED_PER_SECOND:
+        report.record(
+            "  where the time goes, uncached",
+            "CPU per question",
+            f"({u.cpu_per(u.finished)}: the two cores are shared by wrk, PostgreSQL, Redis and other sessions; "
+            f"at this CPU per question the web and worker alone allow "
+            f"{2 / max(sum(u.cpu.values()) / max(u.finished, 1), 1e-9):,.0f} questions/s on two free cores)",
+        )
     report.record("  bare Celery no-op, 8 client threads (baseline)", f"{t.celery:,.0f} tasks/s")
     report.record(
         "  bare GET /healthz, one client (baseline)", f"{t.single_bare.p50:.2f} ms median", _lat(t.single_bare)
