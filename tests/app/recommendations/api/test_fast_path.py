@@ -246,7 +246,7 @@ def test_a_miss_is_counted_once_and_looked_up_once(api_client, monkeypatch) -> N
 
 
 @pytest.mark.parametrize("who", ["operator", "cleaner", "another client"])
-def test_it_leaves_everyone_but_the_owner_to_the_view(api_client, asked, monkeypatch, who) -> None:
+def test_it_answers_anyone_but_the_owner_as_the_view_does(api_client, asked, monkeypatch, who) -> None:
     user = {"operator": f.operator, "cleaner": lambda: f.cleaner().user, "another client": lambda: f.client().user}[
         who
     ]()
