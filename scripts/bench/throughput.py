@@ -83,28 +83,31 @@ class WrkRun:
         return self.unexpected + self.socket_errors
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of these processes so far (those gone by now count nothing)."""
+def cpu_seconds(root: int) -> float:
+    """User + system CPU time so far of process `root` and its descendants, those gone included.
+
+    gunicorn replaces a web process after --max-requests: a child it has reaped counts in its
+    parent's `children_*` times, a live one in its own.
+    """
     import psutil
 
-    total = 0.0
-    for pid in pids:
-        try:
-            t = psutil.Process(pid).cpu_times()
-            total += t.user + t.system
-        except psutil.NoSuchProcess:
-            pass
-    return total
+    try:
+        top = psutil.Process(root)
+        t = top.cpu_times()
+        total = t.user + t.system + t.children_user + t.children_system
+        for child in top.children(recursive=True):
+            try:
+                c = child.cpu_times()
+                total += c.user + c.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
+    except psutil.NoSuchProcess:
+        return 0.0
 
 
-def tree(pid: int) -> list[int]:
-    import psutil
-
-    return [pid, *(c.pid for c in psutil.Process(pid).children(recursive=True))]
-
-
-# Whose CPU a run watches: name -> the pids, read before and after the run.
-Watch = dict[str, list[int]]
+# Whose CPU a run watches: a name and the process at the root of its tree.
+Watch = dict[str, int]
 
 
 def wrk(url: str, *args: str, connections: int, seconds: int = SECONDS, watch: Watch | None = None) -> WrkRun:
@@ -112,7 +115,7 @@ def wrk(url: str, *args: str, connections: int, seconds: int = SECONDS, watch: W
 
     threads = min(2, connections)
     watch = watch or {}
-    before = {name: cpu_seconds(pids) for name, pids in watch.items()}
+    before = {name: cpu_seconds(root) for name, root in watch.items()}
     machine = psutil.cpu_times()
     out = subprocess.run(
         [WRK or "wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "15s", "-s", str(LOAD)]
@@ -128,7 +131,7 @@ def wrk(url: str, *args: str, connections: int, seconds: int = SECONDS, watch: W
     now = psutil.cpu_times()
     busy = (now.user + now.system + now.nice) - (machine.user + machine.system + machine.nice)
     return WrkRun(
-        cpu={name: cpu_seconds(pids) - before[name] for name, pids in watch.items()},
+        cpu={name: cpu_seconds(root) - before[name] for name, root in watch.items()},
         machine_busy=busy / ((r["duration_us"] / 1e6) * (os.cpu_count() or 1)),
         requests=r["requests"],
         seconds=r["duration_us"] / 1e6,
@@ -171,12 +174,6 @@ class ProductionWeb:
                     raise SystemExit("scripts/start-web.sh exited: see var/bench-processes.log") from None
                 time.sleep(0.2)
         raise SystemExit("scripts/start-web.sh did not listen within 120 s")
-
-    @property
-    def pids(self) -> list[int]:
-        import psutil
-
-        return [self.process.pid, *(c.pid for c in psutil.Process(self.process.pid).children(recursive=True))]
 
     def stop(self) -> None:
         self.process.terminate()
@@ -339,7 +336,7 @@ def _measure(env: dict, web: ProductionWeb, processes: WebAndWorker, who: list[A
     healthz = f"{web.base}/healthz"
     wrk(healthz, "get", "200", connections=8, seconds=2)  # warm every thread of both processes
     client = who[0]
-    watch = {"web": web.pids, "worker": tree(processes.worker.pid)}
+    watch = {"web": web.process.pid, "worker": processes.worker.pid}
     for n in CONCURRENCIES:
         out.bare[n] = wrk(healthz, "get", "200", connections=n, watch=watch)
         out.cached[n] = wrk(
