@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export DJANGO_SETTINGS_MODULE ?= config.settings.local
 
-.PHONY: run test test-faults bench lint migrate clean
+.PHONY: run test test-faults bench soak lint migrate clean
 
 $(STAMP): requirements/web.txt requirements/worker.txt requirements/dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ test-faults: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) scripts/embedded.py -- $(PY) -m scripts.bench
+
+# Not CI: minutes of mixed traffic against the real processes (scripts/soak.py; SOAK_ARGS="--minutes 10").
+soak: $(STAMP)
+	$(PY) scripts/embedded.py -- $(PY) -m scripts.soak $(SOAK_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -32,6 +32,10 @@ fi
 # default format plus the request id, which the answer carries in X-Request-ID.
 ACCESS_LOG_FORMAT='%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %({x-request-id}o)s'
 
+# --max-requests: each web process is replaced after this many requests (a guard against slow
+# leaks; `make soak` measures none). At 5000, `make bench`'s throughput runs (about 1000
+# requests/s) replaced a process every few seconds, each replacement a second of CPU for
+# Django's start: 100,000 is a replacement every minute or two at that rate.
 # WEB_BIND: where to listen (host:port); every interface on 8000 by default, as the images expose.
 exec gunicorn config.wsgi:application \
     --bind "${WEB_BIND:-0.0.0.0:8000}" \
@@ -41,7 +45,7 @@ exec gunicorn config.wsgi:application \
     --threads "${WEB_THREADS:-32}" \
     --timeout 60 \
     --graceful-timeout 30 \
-    --max-requests 5000 \
-    --max-requests-jitter 500 \
+    --max-requests "${WEB_MAX_REQUESTS:-100000}" \
+    --max-requests-jitter "${WEB_MAX_REQUESTS_JITTER:-10000}" \
     --access-logfile - \
     --access-logformat "$ACCESS_LOG_FORMAT"

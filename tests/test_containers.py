@@ -584,7 +584,7 @@ def test_it_starts_gunicorn_after_collectstatic_and_the_database_checks(tmp_path
             "gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--worker-tmp-dir", "/dev/shm",
             "--worker-class", "gthread",
             "--workers", "2", "--threads", "32", "--timeout", "60", "--graceful-timeout", "30",
-            "--max-requests", "5000", "--max-requests-jitter", "500", "--access-logfile", "-",
+            "--max-requests", "100000", "--max-requests-jitter", "10000", "--access-logfile", "-",
             "--access-logformat", '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %({x-request-id}o)s',
         ],
     ]  # fmt: skip

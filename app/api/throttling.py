@@ -77,20 +77,41 @@ class RedisUserRateThrottle(SimpleRateThrottle):
         if counted is not None and counted[0] == key:
             count = counted[1]
         else:
-            try:
-                pipe = client().pipeline(transaction=False)
-                pipe.incr(key)
-                # The window is in the key, so refreshing the expiry on every hit is harmless
-                # (and EXPIRE's NX flag needs Redis 7; the embedded server is 6.2).
-                pipe.expire(key, int(self.duration) + 1)
-                count, _ = pipe.execute()
-            except Exception:  # Redis down: do not turn a throttle into an outage
-                logger.warning("throttle unavailable (Redis): letting the request through", exc_info=True)
+            count = self._count(key)
+            if count is None:
                 return True
         if count > self.num_requests:
             self._wait = self.duration - time.time() % self.duration
             return False
         return True
+
+    def _count(self, key: str) -> int | None:
+        """This request counted in `key`'s window: the count so far; None when Redis is down."""
+        try:
+            pipe = client().pipeline(transaction=False)
+            pipe.incr(key)
+            # The window is in the key, so refreshing the expiry on every hit is harmless
+            # (and EXPIRE's NX flag needs Redis 7; the embedded server is 6.2).
+            pipe.expire(key, int(self.duration) + 1)
+            count, _ = pipe.execute()
+        except Exception:  # Redis down: do not turn a throttle into an outage
+            logger.warning("throttle unavailable (Redis): letting the request through", exc_info=True)
+            return None
+        return count
+
+    def count_user(self, request: HttpRequest, user_id: int) -> int | None:
+        """Count a request of a user who has no token (an integration key) before DRF's check does.
+
+        The count is left on the request (`COUNTED`), so that `allow_request` uses it and the
+        request is counted once (app/recommendations/api/fast.py). None: no rate, or Redis down.
+        """
+        if self.rate is None:
+            return None
+        key = self._window_key(f"recsvc:throttle:{self.scope}:{user_id}")
+        count = self._count(key)
+        if count is not None:
+            setattr(request, COUNTED, (key, count))
+        return count
 
     def wait(self) -> float | None:
         return max(getattr(self, "_wait", 0.0), 0.0)

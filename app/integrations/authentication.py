@@ -6,12 +6,13 @@ read from the database on every request (one indexed query): a revoked key is re
 the next request on, with no cache to forget. `request.auth` is the `IntegrationKey`, which is
 how `IsIntegration` (app/api/permissions.py) tells a key from any other credential.
 
-The cached-answer fast path (app/recommendations/api/fast.py) reads `Token` headers only, so a
-key's questions always take the DRF view.
+The cached-answer fast path (app/recommendations/api/fast.py) authenticates a key with this class
+too; the lookup is done once per request, whoever asks first (`LOOKED_UP`).
 """
 
 from __future__ import annotations
 
+from django.http import HttpRequest
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
@@ -23,11 +24,23 @@ from app.integrations.selectors import integration_key_for_secret
 from app.integrations.services import integration_key_touch
 
 KEYWORD = "Bearer"
+# Where a request's key lookup is left (header, its result), for the fast path and then DRF.
+LOOKED_UP = "recsvc_integration_key_looked_up"
 
 
 class IntegrationKeyAuthentication(BaseAuthentication):
-    def authenticate(self, request: Request) -> tuple[User, IntegrationKey] | None:
-        parts = get_authorization_header(request).split()
+    def authenticate(self, request: Request | HttpRequest) -> tuple[User, IntegrationKey] | None:
+        """The key's user and the key; None for another scheme. Once per request (`LOOKED_UP`)."""
+        header = get_authorization_header(request)
+        done = getattr(request, LOOKED_UP, None)  # a DRF request reads its Django request's attributes
+        if done is not None and done[0] == header:
+            return done[1]
+        found = self._authenticate(header)
+        setattr(request._request if isinstance(request, Request) else request, LOOKED_UP, (header, found))
+        return found
+
+    def _authenticate(self, header: bytes) -> tuple[User, IntegrationKey] | None:
+        parts = header.split()
         if not parts or parts[0].lower() != KEYWORD.lower().encode():
             return None  # another scheme's header, or none
         if len(parts) != 2:

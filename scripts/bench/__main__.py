@@ -10,7 +10,18 @@ import os
 import subprocess
 from pathlib import Path
 
-from scripts.bench import baselines, cached, end_to_end, freshness, gc_pause, generate, ingest, scoring, training
+from scripts.bench import (
+    baselines,
+    cached,
+    end_to_end,
+    freshness,
+    gc_pause,
+    generate,
+    ingest,
+    scoring,
+    throughput,
+    training,
+)
 from scripts.bench.harness import ROOT, web_and_worker
 from scripts.bench.report import Report
 
@@ -48,10 +59,12 @@ def over_http(env: dict, probe: dict, report: Report) -> None:
         cached_answers = cached.measure(endpoint)
         network = baselines.measure_network(processes)
         with_events = end_to_end.measure_with_task_events(processes, endpoint)
+        concurrent = throughput.measure(env, processes, endpoint)  # restarts the worker as production runs it
     end_to_end.report_uncached(report, uncached)
     cached.report_cached(report, cached_answers)
     baselines.report_network(report, network)
     end_to_end.report_task_events(report, with_events)
+    throughput.report(report, concurrent)
 
 
 def main() -> None:

@@ -32,10 +32,11 @@ def measure(endpoint: Endpoint) -> list[float]:
 
 
 def report_cached(report: Report, timings: list[float]) -> None:
+    # No absolute target any more: the cached answer's targets are ratios to the bare baselines
+    # of the same run (throughput.py: <= 1.5x one client's /healthz, >= 70% of its throughput).
     median = statistics.median(timings)
-    report.verdict("cached answer <= 2 ms median", f"{median:.2f} ms", median <= 2)
     report.record(
-        "cached answer: POST answered 200 from the cache",
+        "cached answer: POST answered 200 from the cache, new connection each",
         f"{median:.2f} ms median",
-        f"(p99 {percentile(timings, 0.99):.2f} ms; target <= 2 ms; the guide: 5-10 ms)",
+        f"(p99 {percentile(timings, 0.99):.2f} ms; targets: the throughput rows; the guide: 5-10 ms)",
     )

@@ -211,3 +211,34 @@ def test_an_owner_record_written_across_an_ownership_change_is_not_trusted() -> 
 
     owner_remember(f"job:{job.pk}", user.pk, lookup().owner_gen)  # checked after the change
     assert lookup().owner == user.pk
+
+
+@pytest.mark.parametrize("who", ["operator token", "integration key"])
+def test_anyone_asking_on_others_behalf_gets_the_workers_answer_before_drf(
+    celery_worker, api_client, monkeypatch, who
+) -> None:
+    from rest_framework.views import APIView
+
+    from app.recommendations.api import fast
+    from tests.factories.integrations import as_key, integration_key
+
+    job = f.job()
+    f.cleaner(home_lat=job.property.lat, home_lng=job.property.lng)
+    if who == "integration key":
+        as_key(api_client, integration_key()[1])
+    else:
+        authenticate(api_client, f.operator())
+    url = f"/api/v1/jobs/{job.pk}/recommendations/"
+    first = _answered(api_client, url)
+    _ask(api_client, url)  # the token's user now known to this process
+    calls = []
+    real = APIView.dispatch
+    monkeypatch.setattr(APIView, "dispatch", lambda self, *a, **k: calls.append(a) or real(self, *a, **k))
+
+    again = _ask(api_client, url)
+    assert not calls, "DRF answered"
+    monkeypatch.setattr(fast, "answer_from_cache", lambda *a, **k: None)
+    through_drf = _ask(api_client, url)
+
+    assert again.status_code == 200 and again.json()["id"] == first["id"]
+    assert again.content == through_drf.content

@@ -10,16 +10,22 @@ token's user, the cache entry: `token_lookup`) and a little Python.
 
 `cached_first` puts `answer_from_cache` in front of the DRF view. It answers only what it can
 answer exactly as the view would, and nothing else: a `POST` with an `Authorization: Token`
-header (never an integration key's `Bearer`) whose user is in the authentication cache, under
-the throttle's rate, neither an operator nor an integration account (both ask on others'
-behalf) nor (for a job's cleaners) a non-client; an empty or small UTF-8 JSON body holding at
-most `limit` (an integer in range), `mode` (a known mode or "") and an empty `callback_url`;
-no query string; an `Accept` that allows JSON; and a fresh cached answer. Anything else —
+header whose user is in the authentication cache (never an integration account's token, which
+the view refuses), or with `Authorization: Bearer <integration key>` (read as
+`IntegrationKeyAuthentication` reads it), under the throttle's rate; an empty or small UTF-8
+JSON body holding at most `limit` (an integer in range), `mode` (a known mode or "") and an
+empty `callback_url`; no query string; an `Accept` that allows JSON; and a fresh cached answer.
+A client or a cleaner asks about its own subject: the answer cached under its id is the proof
+that it may (app/recommendations/questions.py), so no query is made. An operator or an
+integration key asks on anyone's behalf: the subject is loaded first by the view's own
+function (api/subjects.py: 404 for none, 409 for a job closed or without client or property),
+then the cache is read under the subject's A/B variant, as the view reads it. Anything else —
 including every error, and every input it might read otherwise than DRF — goes to the DRF
 view, which takes it from the start and gives the usual answer or problem (the tests compare
-the two, variant by variant). What the fast path already did is not done twice: the token lookup
-(and so the throttle's count, `token_lookup`) and the cache lookup (`cache_lookup_once`) are
-remembered on the request and reused by the view.
+the two, variant by variant and credential by credential). What the fast path already did is
+not done twice: the token lookup (and so the throttle's count, `token_lookup`), a key's lookup
+and count (`IntegrationKeyAuthentication`'s `LOOKED_UP`, `count_user`) and the cache lookup
+(`cache_lookup_once`) are remembered on the request and reused by the view.
 """
 
 from __future__ import annotations
@@ -30,14 +36,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from django.http import HttpRequest, HttpResponse
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse
+from rest_framework.exceptions import APIException, AuthenticationFailed
 
-from app.api.authentication import throttle_ident, token_from_header, token_lookup
+from app.accounts.models import User
+from app.api.authentication import throttle_ident, token_from_header, token_lookup, user_from_record
 from app.api.parsers import json_text_load
 from app.api.throttling import COUNTED, RedisUserRateThrottle
+from app.integrations.authentication import IntegrationKeyAuthentication
 from app.observability.metrics import cache_lookup_record
 from app.recommendations.api.serializers import RecommendationInput
+from app.recommendations.api.subjects import visible_cleaner, visible_job
 from app.recommendations.cache import CacheLookup, cache_lookup, cache_lookup_keys, cache_lookup_read
+from app.recommendations.experiments import experiment_assign
 from app.recommendations.models import RecommendationRequest
 from app.recommendations.questions import may_ask_about_anyone, may_ask_about_own, own_question
 
@@ -49,10 +61,11 @@ _JSON_RANGES = frozenset(["*/*", "application/*", "application/json"])
 _UTF8 = frozenset([None, "utf-8", "utf8", "UTF-8", "UTF8"])  # a body's declared charset (None: none)
 # Where the cache lookup's answer is left on the Django request: (question, CacheLookup).
 _LOOKED_UP = "recsvc_cache_looked_up"
-# A token's user id (by the token's hash) as its cached record last said, in this process. A
-# token belongs to one user for its whole life, so a wrong guess can only cost a round trip:
-# the record read in the same round trip decides whether what was read with the guess is used.
-_token_users: dict[str, int] = {}
+# A token's user id (by the token's hash) as its cached record last said, in this process, and
+# whether that user asks on anyone's behalf. A token belongs to one user for its whole life, so
+# a wrong guess can only cost a round trip: the record read in the same round trip decides
+# whether what was read with the guess is used.
+_token_users: dict[str, tuple[int, bool]] = {}
 _TOKEN_USERS_MAX = 100_000
 
 
@@ -157,18 +170,59 @@ def answer_from_cache(
     if request.method != "POST":
         return None
     key = token_from_header(request)
-    plain = _plain_question(request) if key is not None else None
+    bearer = key is None and request.META.get("HTTP_AUTHORIZATION", "")[:7].lower() == "bearer "
+    plain = _plain_question(request) if key is not None or bearer else None
     if plain is None:
         return None
-    limit, mode = plain
+    question = Question(kind=kind, job_id=job_id, cleaner_id=cleaner_id, limit=plain[0], mode=plain[1])
+    found = _token_answer(request, key, question) if key is not None else _key_answer(request, question)
+    if found is None or found.answer is None:
+        return None  # the view answers, and records the miss
+    cache_lookup_record(hit=True)
+    response = cached_response(found.answer)
+    response["Allow"] = "POST, OPTIONS"  # as DRF's APIView says on every answer
+    return response
+
+
+@dataclass(frozen=True)
+class Question:
+    """A plain question as the URL and the body ask it; whose answer depends on who asks."""
+
+    kind: str
+    job_id: int | None
+    cleaner_id: int | None
+    limit: int
+    mode: str
+
+    def own(self, user_id: int) -> dict:
+        """The cache lookup's question when `user_id` asks about their own subject."""
+        ids = {"job_id": self.job_id, "cleaner_id": self.cleaner_id}
+        return own_question(kind=self.kind, user_id=user_id, **ids, limit=self.limit, mode=self.mode)[0]
+
+    def anyones(self, user_id: int) -> dict | None:
+        """The same when `user_id` asks on anyone's behalf, if known before the subject is loaded.
+
+        The A/B variant is the subject's, so only an explicit mode, or no experiment, says it.
+        """
+        if not (self.mode or not settings.RECOMMENDATION_AB_TEST_ENABLED):
+            return None
+        return self.for_subject(user_id, job=None, cleaner=None)
+
+    def for_subject(self, user_id: int, *, job, cleaner) -> dict:
+        """As the view asks on anyone's behalf (views._request_or_cached), the subject loaded."""
+        assignment = experiment_assign(kind=self.kind, job=job, cleaner=cleaner, mode=self.mode)
+        ids = {"job_id": self.job_id, "cleaner_id": self.cleaner_id}
+        return {"kind": self.kind, "user_id": user_id, **ids, "limit": self.limit, "mode": assignment.cache_mode}
+
+
+def _token_answer(request: HttpRequest, key: str, question: Question) -> CacheLookup | None:
+    """What the cache holds for a token's question, or None where only the view may answer."""
     ident = throttle_ident(key)
-
-    def question(user_id: int) -> dict:
-        return own_question(kind=kind, user_id=user_id, job_id=job_id, cleaner_id=cleaner_id, limit=limit, mode=mode)[0]
-
     # The cache lookup rides in the token's round trip when this process knows the token's user.
     guess = _token_users.get(ident)
-    guessed = question(guess) if guess is not None else {}
+    guessed = None
+    if guess is not None:
+        guessed = question.anyones(guess[0]) if guess[1] else question.own(guess[0])
     keys = cache_lookup_keys(**guessed) if guessed else []
     record, values = token_lookup(request, key, also_get=keys)
     if not record:
@@ -177,23 +231,56 @@ def answer_from_cache(
     counted = getattr(request, COUNTED, None)
     if counted is not None and counted[1] > RedisUserRateThrottle().num_requests:
         return None  # the view answers 429
-    if not user["is_active"] or may_ask_about_anyone(role=user["role"], is_superuser=user["is_superuser"]):
-        return None  # operators and integration keys ask on others' behalf: the view loads the subject
-    if not may_ask_about_own(kind=kind, role=user["role"]):
-        return None  # the view answers 404
-    if user["id"] == guess and values is not None:
-        found = _remember(request, guessed, cache_lookup_read(keys, values))
-    else:
+    if not user["is_active"] or user["role"] == User.Role.INTEGRATION:
+        return None  # the view refuses the token (an integration account speaks only through its key)
+    anyone = may_ask_about_anyone(role=user["role"], is_superuser=user["is_superuser"])
+    if guess != (user["id"], anyone) or not guessed:
         if len(_token_users) >= _TOKEN_USERS_MAX:
             _token_users.clear()
-        _token_users[ident] = user["id"]
-        found = cache_lookup_once(request, **question(user["id"]))
-    if found.answer is None:
-        return None  # the view records the miss
-    cache_lookup_record(hit=True)
-    response = cached_response(found.answer)
-    response["Allow"] = "POST, OPTIONS"  # as DRF's APIView says on every answer
-    return response
+        _token_users[ident] = (user["id"], anyone)
+        values = None
+    if anyone:
+        return _anyones_answer(request, user_from_record(user), question, keys, values)
+    if not may_ask_about_own(kind=question.kind, role=user["role"]):
+        return None  # the view answers 404
+    if values is not None:
+        return _remember(request, guessed, cache_lookup_read(keys, values))
+    return cache_lookup_once(request, **question.own(user["id"]))
+
+
+def _key_answer(request: HttpRequest, question: Question) -> CacheLookup | None:
+    """What the cache holds for an integration key's question (`Bearer rsk_...`), or None."""
+    try:
+        found = IntegrationKeyAuthentication().authenticate(request)  # remembered for the view
+    except AuthenticationFailed:
+        return None  # the view answers 401
+    if found is None:
+        return None
+    user = found[0]
+    if not may_ask_about_anyone(role=user.role, is_superuser=user.is_superuser):
+        return None
+    throttle = RedisUserRateThrottle()
+    count = throttle.count_user(request, user.pk)  # counted once: the view's throttle reads it
+    if count is None or count > throttle.num_requests:
+        return None  # Redis down (the view decides), or the view answers 429
+    return _anyones_answer(request, user, question, [], None)
+
+
+def _anyones_answer(
+    request: HttpRequest, user: User, question: Question, keys: list[str], values: list | None
+) -> CacheLookup | None:
+    """An operator's or a key's question: the subject loaded as the view loads it, then the cache."""
+    try:
+        if question.kind == Kind.CLEANERS_FOR_JOB:
+            job, cleaner = visible_job(user, pk=question.job_id), None
+        else:
+            job, cleaner = None, visible_cleaner(user, pk=question.cleaner_id)
+    except (Http404, APIException):
+        return None  # the view answers 404 or 409
+    asked = question.for_subject(user.pk, job=job, cleaner=cleaner)
+    if values is not None and keys == cache_lookup_keys(**asked):
+        return _remember(request, asked, cache_lookup_read(keys, values))
+    return cache_lookup_once(request, **asked)
 
 
 def cached_first(view: Callable[..., HttpResponse], *, kind: str) -> Callable[..., HttpResponse]:

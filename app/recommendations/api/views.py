@@ -22,7 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from app.accounts.models import User
-from app.api.errors import Conflict, ServiceUnavailable
+from app.api.errors import ServiceUnavailable
 from app.api.parsers import StrictJSONParser
 from app.api.schema import COMMON, problems
 from app.api.throttling import RedisUserRateThrottle
@@ -32,47 +32,16 @@ from app.observability.metrics import cache_lookup_record
 from app.recommendations import services
 from app.recommendations.api import serializers as s
 from app.recommendations.api.fast import cache_lookup_once, cached_response
-from app.recommendations.cache import cache_lookup, owner_remember, owner_subject
+from app.recommendations.api.subjects import asks_for_anyone as _asks_for_anyone
+from app.recommendations.api.subjects import visible_cleaner as _visible_cleaner
+from app.recommendations.api.subjects import visible_job as _visible_job
+from app.recommendations.cache import owner_remember, owner_subject
 from app.recommendations.experiments import experiment_assign
 from app.recommendations.models import RecommendationRequest
-from app.recommendations.questions import may_ask_about_anyone, may_ask_about_own, own_question
+from app.recommendations.questions import may_ask_about_own, own_question
 from app.recommendations.results import request_payload, result_get, result_wait
 
 Kind = RecommendationRequest.Kind
-CLOSED_JOB_STATUSES = (CleaningJob.Status.COMPLETED, CleaningJob.Status.CANCELLED)
-
-
-def _asks_for_anyone(user: User) -> bool:
-    return may_ask_about_anyone(role=user.role, is_superuser=user.is_superuser)
-
-
-def _visible_job(user: User, **lookup: int | str) -> CleaningJob:
-    """The job `lookup` names (`pk=` or `external_id=`) if `user` may ask about it, else 404."""
-    qs = CleaningJob.objects.select_related("client")
-    if not _asks_for_anyone(user):
-        if not may_ask_about_own(kind=Kind.CLEANERS_FOR_JOB, role=user.role):
-            raise Http404
-        qs = qs.filter(client__user=user)
-    try:
-        job = qs.get(**lookup)
-    except CleaningJob.DoesNotExist:
-        raise Http404 from None
-    if job.client_id is None or job.property_id is None:
-        raise Conflict("This job's client or property was deleted: the job is kept as history only.")
-    if job.status in CLOSED_JOB_STATUSES:
-        raise Conflict(f"This job is {job.status}: cleaners are recommended only for jobs still open.")
-    return job
-
-
-def _visible_cleaner(user: User, **lookup: int | str) -> CleanerProfile:
-    """The cleaner `lookup` names (`pk=` or `external_id=`) if `user` may ask about it, else 404."""
-    qs = CleanerProfile.objects.all()
-    if not _asks_for_anyone(user):
-        qs = qs.filter(user=user)
-    try:
-        return qs.get(**lookup)
-    except CleanerProfile.DoesNotExist:
-        raise Http404 from None
 
 
 def _create(**kwargs) -> RecommendationRequest:
@@ -149,7 +118,8 @@ def _request_or_cached(
     """200 with a fresh cached answer to the same question, else 202 and a new request."""
     # The A/B variant decides the mode (unless the caller chose one), so it is part of the question.
     assignment = experiment_assign(kind=kind, job=job, cleaner=cleaner, mode=mode)
-    found = cache_lookup(
+    found = cache_lookup_once(  # asked already, unless the fast path (fast.py) declined before its lookup
+        request._request,
         kind=kind,
         user_id=request.user.pk,
         job_id=job.pk if job else None,

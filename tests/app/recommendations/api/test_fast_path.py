@@ -209,20 +209,20 @@ def test_a_wrong_guess_of_the_tokens_user_reads_nothing_of_that_user(api_client,
     authenticate(api_client, owner)
     url = f"/api/v1/jobs/{asked.pk}/recommendations/"
     _post(api_client, url, b'{"limit": 3}')  # the owner's record is now in the authentication cache
-    fast._token_users[throttle_ident(key)] = other.pk
+    fast._token_users[throttle_ident(key)] = (other.pk, False)
 
     answer = _post(api_client, url, b'{"limit": 10}')
 
     assert answer.status_code == 200
     assert json.loads(answer.content)["result"]["for"] == owner.pk
-    assert fast._token_users[throttle_ident(key)] == owner.pk  # corrected for the next question
+    assert fast._token_users[throttle_ident(key)] == (owner.pk, False)  # corrected for the next question
     # And with nothing cached for the owner, the operator's answer is not served either.
     redis_client().delete(
         cache_lookup(
             kind="cleaners_for_job", user_id=owner.pk, job_id=asked.pk, cleaner_id=None, limit=10, mode=""
         ).token.rpartition("#")[0]
     )
-    fast._token_users[throttle_ident(key)] = other.pk
+    fast._token_users[throttle_ident(key)] = (other.pk, False)
     assert _post(api_client, url, b'{"limit": 10}').status_code == 202
 
 
@@ -246,7 +246,7 @@ def test_a_miss_is_counted_once_and_looked_up_once(api_client, monkeypatch) -> N
 
 
 @pytest.mark.parametrize("who", ["operator", "cleaner", "another client"])
-def test_it_leaves_everyone_but_the_owner_to_the_view(api_client, asked, monkeypatch, who) -> None:
+def test_it_answers_anyone_but_the_owner_as_the_view_does(api_client, asked, monkeypatch, who) -> None:
     user = {"operator": f.operator, "cleaner": lambda: f.cleaner().user, "another client": lambda: f.client().user}[
         who
     ]()
