@@ -10,7 +10,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from scripts.bench import baselines, cached, end_to_end, gc_pause, generate, ingest, scoring, training
+from scripts.bench import baselines, cached, end_to_end, gc_pause, generate, ingest, scaling, scoring, training
 from scripts.bench.harness import ROOT, web_and_worker
 from scripts.bench.report import Report
 
@@ -63,6 +63,7 @@ def main() -> None:
     probe = scoring.step(env, report)
     over_http(env, probe, report)
     gc_pause.step(env, report)
+    scaling.step(env, report)
     report.write_markdown(env, training_output)
 
 

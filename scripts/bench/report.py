@@ -13,6 +13,7 @@ class Report:
     def __init__(self) -> None:
         self.results: list[tuple[str, str, str]] = []  # (measurement, result, note)
         self.verdicts: list[tuple[str, str, bool]] = []  # (target, measured, met)
+        self.sections: list[tuple[str, str]] = []  # (title, preformatted text), after the training output
 
     def record(self, name: str, value: str, note: str = "") -> None:
         self.results.append((name, value, note))
@@ -20,6 +21,9 @@ class Report:
 
     def verdict(self, target: str, measured: str, ok: bool) -> None:
         self.verdicts.append((target, measured, ok))
+
+    def section(self, title: str, text: str) -> None:
+        self.sections.append((title, text))
 
     def write_markdown(self, env: dict, training: str) -> None:
         backend = "PostgreSQL" if env["DATABASE_URL"].startswith("postgres") else "SQLite"
@@ -42,6 +46,7 @@ class Report:
             training.strip(),
             "```",
             "",
+            *[line for title, text in self.sections for line in (f"## {title}", "", "```", text.strip(), "```", "")],
             "## Targets in this run",
             "",
             "| target | measured | met |",
