@@ -11,8 +11,12 @@ worker loads it:
    copies added: `scaling_data`), times a recommendation of cleaners for the generated open jobs
    in-process (ensemble mode; SQL, features, both stages, top 10), with the configured cut and
    without it, beside a bare forward pass of the network for the rows the model then scores;
-3. with 20,000 and 200,000 open jobs (new properties, the next 30 days), times the jobs for a
-   cleaner and the open-jobs query alone, and explains that query (EXPLAIN ANALYZE on PostgreSQL).
+3. with 20,000 and 200,000 open jobs (new properties, the next 30 days; the extra ones drafts
+   for the smaller size), times the jobs for a cleaner and the open-jobs query alone, and
+   explains that query (EXPLAIN ANALYZE on PostgreSQL).
+
+Sizes are measured in turn, `ROUNDS` times over, and a size's samples pooled: the load of a
+shared machine drifts over minutes, and would otherwise favour whichever size came first.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ OPEN_JOBS = (20_000, 200_000)
 LIMITS = (300, 1000, 2000)  # first-stage cuts compared on quality
 PROBE_JOBS = 50  # the generated open jobs asked about, in turn
 PROBE_CLEANERS = 30
+ROUNDS = 3  # each size measured in turn this many times: a drift in the machine's load hits all alike
 
 
 def step(env: dict, report: Report) -> None:
@@ -186,12 +191,12 @@ def _freeze() -> None:
     gc.freeze()
 
 
-def _timed(call, n: int) -> tuple[float, float]:
-    t = timings_ms(call, n=n, warmup=10)
-    return statistics.median(t), percentile(t, 0.99)
+def _summary(samples: list[float]) -> tuple[float, float]:
+    return statistics.median(samples), percentile(samples, 0.99)
 
 
 def _cleaners_for_jobs(engine: Any) -> list[dict]:
+    """Each size in turn, ROUNDS times over (the machine's load drifts), the samples of a size pooled."""
     from django.conf import settings
 
     from app.marketplace.models import CleaningJob
@@ -204,25 +209,26 @@ def _cleaners_for_jobs(engine: Any) -> list[dict]:
     turn = iter(range(10**9))
     ask = lambda: engine.score_cleaners_for_job(jobs[next(turn) % len(jobs)], 10)  # noqa: E731
     configured = settings.RECOMMENDATION_FIRST_STAGE_LIMIT
-    rows = []
-    for active in ACTIVE_CLEANERS:
-        cleaner_copies_add(active)
-        active_cleaners_set(active)
-        load_ms = statistics.median(timings_ms(active_cleaner_columns, n=3))
-        cleaner_table.get()
-        _freeze()
-        median, p99 = _timed(ask, 200)
-        settings.RECOMMENDATION_FIRST_STAGE_LIMIT = 0
-        median_uncut, p99_uncut = _timed(ask, 100)
-        settings.RECOMMENDATION_FIRST_STAGE_LIMIT = configured
-        candidates = statistics.median(engine.score_cleaners_for_job(j, 10).candidates for j in jobs)
-        rows.append(
-            {"active": active, "median": median, "p99": p99, "median_uncut": median_uncut, "p99_uncut": p99_uncut,
-             "candidates": candidates, "load_ms": load_ms}
-        )  # fmt: skip
-    rows[-1]["forward_kept"] = _forward_ms(engine, configured)
-    rows[-1]["forward_all"] = _forward_ms(engine, int(rows[-1]["candidates"]))
-    return rows
+    cleaner_copies_add(max(ACTIVE_CLEANERS))
+    rows = {n: {"active": n, "cut": [], "uncut": []} for n in ACTIVE_CLEANERS}
+    for _ in range(ROUNDS):
+        for active, row in rows.items():
+            active_cleaners_set(active)
+            row["load_ms"] = statistics.median(timings_ms(active_cleaner_columns, n=1))
+            cleaner_table.get()
+            _freeze()
+            row["cut"] += timings_ms(ask, n=70, warmup=5)
+            settings.RECOMMENDATION_FIRST_STAGE_LIMIT = 0
+            row["uncut"] += timings_ms(ask, n=35, warmup=5)
+            settings.RECOMMENDATION_FIRST_STAGE_LIMIT = configured
+            row["candidates"] = statistics.median(engine.score_cleaners_for_job(j, 10).candidates for j in jobs)
+    out = []
+    for row in rows.values():
+        (median, p99), (median_uncut, p99_uncut) = _summary(row.pop("cut")), _summary(row.pop("uncut"))
+        out.append({**row, "median": median, "p99": p99, "median_uncut": median_uncut, "p99_uncut": p99_uncut})
+    out[-1]["forward_kept"] = _forward_ms(engine, configured)
+    out[-1]["forward_all"] = _forward_ms(engine, int(out[-1]["candidates"]))
+    return out
 
 
 def _forward_ms(engine: Any, rows: int) -> float:
@@ -241,31 +247,52 @@ def _explain(queryset: Any) -> str:
     return queryset.explain()
 
 
-def _jobs_for_cleaners(engine: Any) -> list[dict]:
+def _open_jobs_set(boundary: int, *, open_: bool) -> None:
+    """The jobs after `boundary` open or not (draft); then the table as autovacuum would leave it."""
     from django.db import connection
+
+    from app.marketplace.models import CleaningJob
+
+    status = CleaningJob.Status.OPEN_FOR_BIDS if open_ else CleaningJob.Status.DRAFT
+    CleaningJob.objects.filter(pk__gt=boundary).update(status=status)
+    with connection.cursor() as cursor:
+        # VACUUM too: the old row versions would stay in job_status_start's open range otherwise.
+        vacuum = "VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE"
+        cursor.execute(f"{vacuum} {CleaningJob._meta.db_table}")
+
+
+def _jobs_for_cleaners(engine: Any) -> list[dict]:
+    """Both sizes in turn, ROUNDS times over: the jobs added for the larger one are drafts for the smaller."""
     from django.utils import timezone
 
-    from app.marketplace.models import CleanerProfile
+    from app.marketplace.models import CleanerProfile, CleaningJob
     from scripts.bench.scaling_data import open_jobs_add
     from workers.recommend import candidates
 
     cleaners = list(CleanerProfile.objects.filter(is_active=True).order_by("pk")[:PROBE_CLEANERS])
     turn = iter(range(10**9))
-    rows = []
-    for total in OPEN_JOBS:
-        open_jobs_add(total)
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")  # what autovacuum does after a bulk load, at once
-        median, p99 = _timed(lambda: engine.score_jobs_for_cleaner(cleaners[next(turn) % len(cleaners)], 10), 100)
-        query_median, _ = _timed(
-            lambda: candidates.open_jobs_for_cleaner(cleaner=cleaners[next(turn) % len(cleaners)]), 100
-        )
-        found = statistics.median(len(candidates.open_jobs_for_cleaner(cleaner=c)) for c in cleaners)
-        plan = _explain(candidates.open_jobs_query(cleaner=cleaners[0], now=timezone.now()))
-        rows.append(
-            {"open": total, "median": median, "p99": p99, "query_median": query_median, "jobs": found, "plan": plan}
-        )
-    return rows
+    small, large = OPEN_JOBS
+    open_jobs_add(small)
+    boundary = CleaningJob.objects.order_by("-pk").values_list("pk", flat=True).first()
+    open_jobs_add(large)
+    rows = {n: {"open": n, "full": [], "query": []} for n in OPEN_JOBS}
+    for _ in range(ROUNDS):
+        for total, row in rows.items():
+            _open_jobs_set(boundary, open_=total == large)
+            _freeze()
+            row["full"] += timings_ms(
+                lambda: engine.score_jobs_for_cleaner(cleaners[next(turn) % len(cleaners)], 10), 25
+            )
+            row["query"] += timings_ms(
+                lambda: candidates.open_jobs_for_cleaner(cleaner=cleaners[next(turn) % len(cleaners)]), 25
+            )
+            row["jobs"] = statistics.median(len(candidates.open_jobs_for_cleaner(cleaner=c)) for c in cleaners)
+            row["plan"] = _explain(candidates.open_jobs_query(cleaner=cleaners[0], now=timezone.now()))
+    out = []
+    for row in rows.values():
+        (median, p99), query = _summary(row.pop("full")), statistics.median(row.pop("query"))
+        out.append({**row, "median": median, "p99": p99, "query_median": query})
+    return out
 
 
 def probe() -> None:
