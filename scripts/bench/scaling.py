@@ -263,6 +263,7 @@ def _open_jobs_set(boundary: int, *, open_: bool) -> None:
 
 def _jobs_for_cleaners(engine: Any) -> list[dict]:
     """Both sizes in turn, ROUNDS times over: the jobs added for the larger one are drafts for the smaller."""
+    from django.db import connection
     from django.utils import timezone
 
     from app.marketplace.models import CleanerProfile, CleaningJob
@@ -275,6 +276,8 @@ def _jobs_for_cleaners(engine: Any) -> list[dict]:
     open_jobs_add(small)
     boundary = CleaningJob.objects.order_by("-pk").values_list("pk", flat=True).first()
     open_jobs_add(large)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")  # the new properties too: what autovacuum does after a bulk load, at once
     rows = {n: {"open": n, "full": [], "query": []} for n in OPEN_JOBS}
     for _ in range(ROUNDS):
         for total, row in rows.items():
