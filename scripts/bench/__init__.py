@@ -15,11 +15,16 @@
    the same loop with Celery task events on (what a worker does while Flower watches it):
    `end_to_end`. The cached answer to the same question: `cached`.
 6. What a full garbage collection costs a web and a worker process: `gc_pause`.
+7. Scaling, in a database of its own (20,000 generated cleaners): what the first-stage cut
+   costs in ranking quality against the generator's truth; cleaners for a job at 2,000, 20,000
+   and 100,000 active cleaners, with and without the cut, beside a bare forward pass; jobs for
+   a cleaner at 20,000 and 200,000 open jobs, with the open-jobs query's plan: `scaling`.
 
 The bare baselines (HTTP, Celery, Redis, the forward pass) are in `baselines`; `harness` starts
 the processes and times the loops; `report` prints each figure and writes BENCHMARKS.md.
 
-It uses its own databases (`<name>_bench` and, for the import and the freshness step, `<name>_bench_import` and `<name>_bench_freshness` on the
+It uses its own databases (`<name>_bench` and, for the import, freshness and scaling steps,
+`<name>_bench_import`, `<name>_bench_freshness` and `<name>_bench_scaling` on the
 PostgreSQL of DATABASE_URL, whose database is `<name>`; else SQLite files under var/) and its
 own models directory, so it never touches your data.
 """

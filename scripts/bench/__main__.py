@@ -18,6 +18,7 @@ from scripts.bench import (
     gc_pause,
     generate,
     ingest,
+    scaling,
     scoring,
     throughput,
     training,
@@ -77,6 +78,7 @@ def main() -> None:
     probe = scoring.step(env, report)
     over_http(env, probe, report)
     gc_pause.step(env, report)
+    scaling.step(env, report)
     report.write_markdown(env, training_output)
 
 

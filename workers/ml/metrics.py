@@ -54,7 +54,7 @@ def ndcg_at_k(scores: ArrayLike, relevance: ArrayLike, groups: ArrayLike, k: int
     first), so a constant scorer cannot look good by the luck of the input order.
     Returns NaN when no group qualifies; ``ranking_metrics`` reports how many did.
     """
-    per_group = _ndcg_per_group(scores, relevance, groups, k)
+    per_group = ndcg_per_group(scores, relevance, groups, k)
     return float(per_group.mean()) if per_group.size else math.nan
 
 
@@ -64,21 +64,31 @@ def pairwise_accuracy(scores: ArrayLike, relevance: ArrayLike, groups: ArrayLike
     A pair is correct when the more relevant row has the higher score; a tie in
     score counts one half. Returns NaN when there is no such pair.
 
-    Memory grows with the sum of squared group sizes (every within-group pair is
-    materialised), which is fine for candidate lists of a few hundred rows.
+    Pairs are counted, never materialised: for each relevance level, every row of that
+    level is compared with the less relevant rows of its group by binary search, so the
+    cost is about (levels x rows x log rows), fine for pools of thousands of candidates.
     """
     score_arr, rel_arr = _as_float_vectors(scores, relevance)
     group_idx = _group_index(groups, score_arr.size)
-    first, second = _within_group_pairs(group_idx)
-    # Orient every pair so that ``first`` is the more relevant row; equal-relevance
-    # pairs carry no ordering information and drop out here.
-    keep = rel_arr[first] > rel_arr[second]
-    first, second = first[keep], second[keep]
-    if first.size == 0:
-        return math.nan
-    diff = score_arr[first] - score_arr[second]
-    credit = (diff > 0).astype(np.float64) + 0.5 * (diff == 0)
-    return float(credit.mean())
+    # One sortable integer per row: its group, then its score's rank among all scores.
+    score_rank = np.unique(score_arr, return_inverse=True)[1].reshape(-1).astype(np.int64)
+    span = int(score_rank.max()) + 2 if score_rank.size else 1
+    key = group_idx.astype(np.int64) * span + score_rank
+    group_lo = group_idx.astype(np.int64) * span - 1  # below every key of the group
+    correct = 0.0
+    pairs = 0
+    for level in np.unique(rel_arr)[1:]:
+        lower = np.sort(key[rel_arr < level])
+        upper = key[rel_arr == level]
+        upper_lo = group_lo[rel_arr == level]
+        below = np.searchsorted(lower, upper, side="left") - np.searchsorted(lower, upper_lo, side="right")
+        tied = np.searchsorted(lower, upper, side="right") - np.searchsorted(lower, upper, side="left")
+        in_group = np.searchsorted(lower, upper_lo + span, side="right") - np.searchsorted(
+            lower, upper_lo, side="right"
+        )
+        correct += float(below.sum()) + 0.5 * float(tied.sum())
+        pairs += int(in_group.sum())
+    return correct / pairs if pairs else math.nan
 
 
 def ranking_metrics(scores: ArrayLike, relevance: ArrayLike, groups: ArrayLike, k: int = 5) -> dict[str, float | int]:
@@ -88,7 +98,7 @@ def ranking_metrics(scores: ArrayLike, relevance: ArrayLike, groups: ArrayLike, 
     rows and one relevant row), so a reader can tell a strong score on three jobs
     from one on three thousand.
     """
-    per_group = _ndcg_per_group(scores, relevance, groups, k)
+    per_group = ndcg_per_group(scores, relevance, groups, k)
     return {
         f"ndcg_at_{k}": float(per_group.mean()) if per_group.size else math.nan,
         "pairwise_accuracy": pairwise_accuracy(scores, relevance, groups),
@@ -96,8 +106,12 @@ def ranking_metrics(scores: ArrayLike, relevance: ArrayLike, groups: ArrayLike, 
     }
 
 
-def _ndcg_per_group(scores: ArrayLike, relevance: ArrayLike, groups: ArrayLike, k: int) -> np.ndarray:
-    """NDCG@k of every qualifying group (at least two rows, one relevant)."""
+def ndcg_per_group(scores: ArrayLike, relevance: ArrayLike, groups: ArrayLike, k: int = 5) -> np.ndarray:
+    """NDCG@k of every qualifying group (at least two rows, one relevant), in the order of the sorted group keys.
+
+    Two scorers of the same rows give paired values: their difference per group, and its
+    standard error, tell a real change from noise.
+    """
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}.")
     score_arr, rel_arr = _as_float_vectors(scores, relevance)
@@ -125,23 +139,6 @@ def _discounted_gain(sorted_rel: np.ndarray, sorted_groups: np.ndarray, n_groups
     in_top_k = rank < k
     gains = sorted_rel[in_top_k] / np.log2(rank[in_top_k] + 2.0)
     return np.bincount(sorted_groups[in_top_k], weights=gains, minlength=n_groups)
-
-
-def _within_group_pairs(group_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """All ordered pairs (i, j), i != j, of rows that share a group."""
-    order = np.argsort(group_idx, kind="stable")
-    sorted_groups = group_idx[order]
-    sizes = np.bincount(sorted_groups)
-    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-    # Each sorted row is paired with every row of its group (itself included):
-    # repeat it group-size times, and walk the group's rows with a running offset.
-    repeats = sizes[sorted_groups]
-    first_pos = np.repeat(np.arange(sorted_groups.size), repeats)
-    block_starts = np.repeat(np.cumsum(repeats) - repeats, repeats)
-    offset = np.arange(first_pos.size) - block_starts
-    second_pos = starts[sorted_groups][first_pos] + offset
-    distinct = first_pos != second_pos
-    return order[first_pos[distinct]], order[second_pos[distinct]]
 
 
 def _group_index(groups: ArrayLike, n: int) -> np.ndarray:

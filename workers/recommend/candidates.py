@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 from django.db import connection
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from app.marketplace.models import (
@@ -198,11 +198,9 @@ def unavailable_cleaner_ids(*, job: CleaningJob) -> set[int]:
         return {row[0] for row in cursor.fetchall()}
 
 
-def candidate_cleaners_for_job(
-    *, job: CleaningJob, context: dict[str, float | str], cleaners: dict[str, np.ndarray]
-) -> dict[str, np.ndarray]:
-    """Of `cleaners` (all active ones), those who offer the service, work then, are in range,
-    and are neither blocked by the client nor busy. One query, for the exclusions."""
+def eligible_cleaner_index(context: dict, cleaners: dict[str, np.ndarray]) -> np.ndarray:
+    """Rows of `cleaners` who offer the job's service, work that weekday and those hours, and
+    live within their own radius of it: the candidates before the database's exclusions."""
     service_bit = SERVICE_BIT[SERVICE_TYPES[int(context["service_idx"])]]
     weekday_bit = 1 << int(context["weekday"])
     keep = (
@@ -213,7 +211,15 @@ def candidate_cleaners_for_job(
     )
     idx = np.flatnonzero(keep)
     dist = distance_km(context["lat"], context["lng"], cleaners["home_lat"][idx], cleaners["home_lng"][idx])
-    idx = idx[dist <= cleaners["service_radius_km"][idx]]
+    return idx[dist <= cleaners["service_radius_km"][idx]]
+
+
+def candidate_cleaners_for_job(
+    *, job: CleaningJob, context: dict[str, float | str], cleaners: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Of `cleaners` (all active ones), those who offer the service, work then, are in range,
+    and are neither blocked by the client nor busy. One query, for the exclusions."""
+    idx = eligible_cleaner_index(context, cleaners)
     excluded = unavailable_cleaner_ids(job=job)
     if excluded:
         idx = idx[~np.isin(cleaners["cleaner_id"][idx], np.fromiter(excluded, np.int64, len(excluded)))]
@@ -225,14 +231,13 @@ def cleaner_columns(*, cleaner_id: int) -> dict[str, np.ndarray] | None:
     return _cleaner_rows_to_columns(rows) if rows else None
 
 
-def open_jobs_for_cleaner(*, cleaner: CleanerProfile, now: datetime | None = None) -> list[dict[str, float | str]]:
-    """Open future jobs this cleaner could take: service, weekday, hours, range, not blocked, no bid yet."""
-    now = now or timezone.now()
+def open_jobs_query(*, cleaner: CleanerProfile, now: datetime) -> QuerySet:
+    """The open-jobs query of `open_jobs_for_cleaner`, rows as `_JOB_FIELDS`: the bench explains it."""
     radius = float(cleaner.service_radius_km)
     dlat = radius / 111.0
     dlng = radius / (111.0 * max(np.cos(np.radians(cleaner.home_lat)), 0.1))
     iso_days = [i + 1 for i in range(7) if cleaner.available_days_mask & (1 << i)]
-    rows = list(
+    return (
         CleaningJob.objects.filter(
             status=CleaningJob.Status.OPEN_FOR_BIDS,
             client__isnull=False,  # a job whose client was deleted is history, never recommended
@@ -258,13 +263,18 @@ def open_jobs_for_cleaner(*, cleaner: CleanerProfile, now: datetime | None = Non
         .order_by("scheduled_start")
         .values_list(*_JOB_FIELDS)[:MAX_OPEN_JOBS_SCANNED]
     )
+
+
+def open_jobs_for_cleaner(*, cleaner: CleanerProfile, now: datetime | None = None) -> list[dict[str, float | str]]:
+    """Open future jobs this cleaner could take: service, weekday, hours, range, not blocked, no bid yet."""
+    radius = float(cleaner.service_radius_km)
+    rows = list(open_jobs_query(cleaner=cleaner, now=now or timezone.now()))
     jobs = [_job_row_to_columns(r) for r in rows]
-    return [
-        j
-        for j in jobs
-        if j["end_hour"] <= cleaner.day_end_hour
-        and distance_km(
-            np.float64(j["lat"]), np.float64(j["lng"]), np.float64(cleaner.home_lat), np.float64(cleaner.home_lng)
-        )
-        <= radius
-    ]
+    if not jobs:
+        return []
+    # The exact checks the SQL cannot make, on all rows at once: the end hour, the distance.
+    end = np.fromiter((j["end_hour"] for j in jobs), np.float64, len(jobs))
+    lat = np.fromiter((j["lat"] for j in jobs), np.float64, len(jobs))
+    lng = np.fromiter((j["lng"] for j in jobs), np.float64, len(jobs))
+    ok = (end <= cleaner.day_end_hour) & (distance_km(lat, lng, cleaner.home_lat, cleaner.home_lng) <= radius)
+    return [j for j, keep in zip(jobs, ok.tolist(), strict=True) if keep]

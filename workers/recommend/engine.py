@@ -26,6 +26,7 @@ from app.marketplace.models import CleanerProfile, CleaningJob
 from app.recommendations.models import Mode
 from workers.recommend import candidates
 from workers.recommend import features as F
+from workers.recommend.first_stage import first_stage_keep
 from workers.recommend.model_manager import ModelManager, torch_available
 from workers.recommend.scoring import rule_components, rule_score
 
@@ -130,12 +131,17 @@ class RecommendationEngine:
         *,
         mode: str | None = None,
         model_version: str | None = None,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, dict[str, np.ndarray], str, str]:
+        ids: np.ndarray | None = None,
+        first_stage_limit: int = 0,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, dict[str, np.ndarray], str, str, np.ndarray | None]:
         """Score aligned (job, cleaner) pairs.
 
-        Returns (score, rule, neural, components, mode used, model version used). `model_version`
+        Returns (score, rule, neural, components, mode used, model version used, kept). `model_version`
         pins a version (an A/B variant); by default the active one. Without a usable model the
-        mode falls back to rule-based.
+        mode falls back to rule-based. With a model and more than `first_stage_limit` pairs, only
+        the best `first_stage_limit` by rule score (ties: lower `ids` first) reach the model
+        (`first_stage`): `kept` holds their row indexes and every returned array is cut to them;
+        `kept` is None when no row was cut.
         """
         mode = self.mode if mode is None else mode
         loaded = None
@@ -146,6 +152,12 @@ class RecommendationEngine:
         pair = F.pair_columns(job, cleaner)
         components = rule_components(pair, cleaner)
         rule = rule_score(components)
+        kept = None
+        if loaded is not None and ids is not None:
+            kept = first_stage_keep(rule, ids, first_stage_limit)
+        if kept is not None:
+            job, cleaner, pair, components = (F.take(cols, kept) for cols in (job, cleaner, pair, components))
+            rule = rule[kept]
         neural = self._neural(job, cleaner, pair, loaded.model) if loaded is not None and len(rule) else None
         if mode == Mode.NEURAL and neural is not None:
             score = neural
@@ -154,10 +166,18 @@ class RecommendationEngine:
             score = (self.rule_weight * rule + self.neural_weight * neural) / total
         else:
             score = rule
-        return score, rule, neural, components, mode, loaded.version if loaded is not None else ""
+        return score, rule, neural, components, mode, loaded.version if loaded is not None else "", kept
+
+    def _scored(self, job: dict, cleaner: dict, ids: np.ndarray, limit: int, **kwargs) -> tuple:
+        """`score_pairs` with the first-stage cut the settings ask for (never below `limit`)."""
+        cut = int(settings.RECOMMENDATION_FIRST_STAGE_LIMIT)
+        return self.score_pairs(job, cleaner, ids=ids, first_stage_limit=max(cut, limit) if cut > 0 else 0, **kwargs)
 
     def _top(self, ids: np.ndarray, external_ids: np.ndarray, scored: tuple, limit: int) -> Scored:
-        score, rule, neural, components, mode, version = scored
+        score, rule, neural, components, mode, version, kept = scored
+        candidates = len(ids)
+        if kept is not None:
+            ids, external_ids = ids[kept], external_ids[kept]
         n = len(ids)
         if n > limit:
             part = np.argpartition(-score, limit - 1)[:limit]
@@ -173,7 +193,7 @@ class RecommendationEngine:
             components={k: v[order] for k, v in components.items()},
             mode=mode,
             model_version=version,
-            candidates=n,
+            candidates=candidates,
         )
 
     def score_cleaners_for_job(
@@ -184,8 +204,9 @@ class RecommendationEngine:
         context = candidates.job_context_of(job)
         cleaners = candidates.candidate_cleaners_for_job(job=job, context=context, cleaners=cleaner_table.get())
         job_cols = F.broadcast_job(context, len(cleaners["cleaner_id"]))
-        scored = self.score_pairs(job_cols, cleaners, mode=mode, model_version=model_version)
-        return self._top(cleaners["cleaner_id"], cleaners["external_id"], scored, limit)
+        ids = cleaners["cleaner_id"]
+        scored = self._scored(job_cols, cleaners, ids, limit, mode=mode, model_version=model_version)
+        return self._top(ids, cleaners["external_id"], scored, limit)
 
     def score_jobs_for_cleaner(
         self, cleaner: CleanerProfile, limit: int = 10, *, mode: str | None = None, model_version: str | None = None
@@ -195,9 +216,10 @@ class RecommendationEngine:
         job_cols = {key: np.array([j[key] for j in jobs], dtype=np.float64) for key in F.JOB_COLUMNS}
         one = candidates.cleaner_columns(cleaner_id=cleaner.pk)
         cleaner_cols = F.take(one, np.zeros(n, dtype=np.int64))
-        scored = self.score_pairs(job_cols, cleaner_cols, mode=mode, model_version=model_version)
+        ids = job_cols["job_id"].astype(np.int64)
+        scored = self._scored(job_cols, cleaner_cols, ids, limit, mode=mode, model_version=model_version)
         external_ids = np.array([j["external_id"] for j in jobs], dtype=object)
-        return self._top(job_cols["job_id"].astype(np.int64), external_ids, scored, limit)
+        return self._top(ids, external_ids, scored, limit)
 
     # -- the guide's interface -------------------------------------------------------------
 

@@ -11,7 +11,7 @@ for the ceiling, never by anything that trains.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -81,6 +81,9 @@ class TrainingSet:
     val_bidders: Pairs  # every bidder of validation jobs with several bidders
     completed_jobs: int
     split_at: str  # the first validation job's scheduled start
+    # Every cleaner's columns, history from the training slice only: the candidate pools of the
+    # validation jobs (`workers.training.first_stage`). Empty when built without them.
+    cleaners: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _jobs() -> dict[str, np.ndarray]:
@@ -212,6 +215,7 @@ def training_set_load(*, val_fraction: float = 0.2) -> TrainingSet:
         val_bidders=val_bidders,
         completed_jobs=int(reviewed.sum()),
         split_at=datetime.fromtimestamp(split_ts, UTC).isoformat(),
+        cleaners={k: cleaners[k] for k in CLEANER_COLUMNS},
     )
 
 

@@ -28,6 +28,7 @@ from workers.recommend import features as F
 from workers.recommend.scoring import rule_components, rule_score
 from workers.training import gate, versions
 from workers.training.data import Pairs, TrainingSet, expected_ratings, training_set_load
+from workers.training.first_stage import first_stage_evaluate
 
 RANDOM_ORDER_SEED = 12345
 
@@ -74,12 +75,25 @@ def evaluate(model: HybridModel, data: TrainingSet) -> dict:
             "random": rng.random(len(rule)),
         }
         ranking = {name: ranking_metrics(s, bidders.relevance, bidders.group, k=5) for name, s in scorers.items()}
+    limit = int(settings.RECOMMENDATION_FIRST_STAGE_LIMIT)
     return {
         **{k: float(v) for k, v in rating.items()},
         "ceiling_r2": None if ceiling is None else float(ceiling),
         "r2_of_ceiling": None if not ceiling else float(rating["r2"] / ceiling),
         "ranking": ranking,
+        "first_stage": first_stage_evaluate(data, final_scorers(model), limits=[limit] if limit > 0 else []),
     }
+
+
+def final_scorers(model: HybridModel):
+    """The first stage's score and the final ones, as serving computes them, for `first_stage_evaluate`."""
+
+    def score(pairs: Pairs) -> dict[str, np.ndarray]:
+        rule = rule_scores(pairs)
+        neural = predict(model, to_arrays(pairs, with_targets=False)).astype(np.float64)
+        return {"rule_based": rule, "neural": neural, "ensemble": ensemble(rule, neural)}
+
+    return score
 
 
 @dataclass

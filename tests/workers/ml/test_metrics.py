@@ -95,3 +95,36 @@ def test_it_returns_nan_when_there_is_no_pair_to_order():
 def test_it_reports_ranking_metrics_together():
     result = ranking_metrics([0.9, 0.1, 0.8, 0.2], [1.0, 0.0, 1.0, 0.0], [1, 1, 2, 2])
     assert result == {"ndcg_at_5": pytest.approx(1.0), "pairwise_accuracy": 1.0, "groups": 2}
+
+
+def _pairwise_by_hand(scores, relevance, groups) -> float:
+    """Every within-group pair of different relevance, one by one."""
+    credit, pairs = 0.0, 0
+    for i in range(len(scores)):
+        for j in range(len(scores)):
+            if groups[i] == groups[j] and relevance[i] > relevance[j]:
+                pairs += 1
+                credit += 1.0 if scores[i] > scores[j] else 0.5 if scores[i] == scores[j] else 0.0
+    return credit / pairs if pairs else math.nan
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_it_counts_pairs_as_walking_every_pair_does(seed):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    n = 120
+    scores = rng.integers(0, 15, n).astype(float)  # many ties
+    relevance = rng.choice([0.0, 0.0, 0.3, 1.0], n)
+    groups = rng.integers(0, 7, n)
+    assert pairwise_accuracy(scores, relevance, groups) == pytest.approx(_pairwise_by_hand(scores, relevance, groups))
+
+
+def test_it_counts_pairs_of_a_large_pool_without_materialising_them():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    n = 200_000  # one group: 4e10 ordered pairs if materialised
+    relevance = (rng.random(n) < 0.001).astype(float)
+    scores = relevance + rng.normal(0, 1, n)
+    assert 0.7 < pairwise_accuracy(scores, relevance, np.zeros(n)) < 0.8  # P(N(1,2) > 0) = 0.76

@@ -200,3 +200,42 @@ def test_it_ranks_a_new_cleaner_in_the_middle() -> None:
 
     q = smoothed_quality(np.array([0.0, 50.0, 10.0]), np.array([0.0, 5.0, 5.0]), prior_rating=7.0)
     assert q[2] < q[0] < q[1]
+
+
+def _busiest_open_job(engine: RecommendationEngine) -> tuple[CleaningJob, int]:
+    jobs = CleaningJob.objects.filter(status=CleaningJob.Status.OPEN_FOR_BIDS).select_related("property")
+    return max(((j, engine.score_cleaners_for_job(j, 1).candidates) for j in jobs), key=lambda x: x[1])
+
+
+@pytest.mark.django_db
+def test_it_scores_only_the_first_stage_top_k_and_orders_them_as_scoring_all_would(marketplace, settings) -> None:
+    settings.RECOMMENDATION_MODELS_DIR = marketplace["models"]
+    settings.RECOMMENDATION_FIRST_STAGE_LIMIT = 0
+    engine = RecommendationEngine(mode="ensemble")
+    job, n = _busiest_open_job(engine)
+    full = engine.score_cleaners_for_job(job, limit=100)
+    k = n // 2
+    assert k >= 3, n
+    settings.RECOMMENDATION_FIRST_STAGE_LIMIT = k
+    cut = engine.score_cleaners_for_job(job, limit=k)
+    by_rule = sorted(zip((-full.rule_based_score).tolist(), full.ids.tolist(), strict=True))[:k]
+    assert cut.candidates == n and len(cut.ids) == k
+    assert set(cut.ids.tolist()) == {pk for _, pk in by_rule}  # exactly the top k by rule score
+    kept = np.isin(full.ids, cut.ids)
+    assert cut.ids.tolist() == full.ids[kept].tolist()  # in the order scoring every candidate gives them
+    np.testing.assert_allclose(cut.score, full.score[kept], rtol=1e-6)
+    np.testing.assert_allclose(cut.neural_score, full.neural_score[kept], rtol=1e-6)
+
+
+@pytest.mark.django_db
+def test_it_cuts_nothing_when_the_candidates_are_at_most_k(marketplace, settings) -> None:
+    settings.RECOMMENDATION_MODELS_DIR = marketplace["models"]
+    settings.RECOMMENDATION_FIRST_STAGE_LIMIT = 0
+    engine = RecommendationEngine(mode="ensemble")
+    job, n = _busiest_open_job(engine)
+    full = engine.score_cleaners_for_job(job, limit=n)
+    settings.RECOMMENDATION_FIRST_STAGE_LIMIT = n
+    at_k = engine.score_cleaners_for_job(job, limit=n)
+    assert at_k.ids.tolist() == full.ids.tolist() and len(at_k.ids) == n
+    settings.RECOMMENDATION_FIRST_STAGE_LIMIT = 2  # below the asked limit: the limit wins
+    assert engine.score_cleaners_for_job(job, limit=n).ids.tolist() == full.ids.tolist()

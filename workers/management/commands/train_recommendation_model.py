@@ -76,7 +76,25 @@ class Command(BaseCommand):
             out.write(f"  {'scorer':<12}{'NDCG@5':>9}{'pairwise':>10}")
             for name, m in ev["ranking"].items():
                 out.write(f"  {name:<12}{m['ndcg_at_5']:>9.4f}{m['pairwise_accuracy']:>10.4f}")
+        self._first_stage(out, ev.get("first_stage") or {})
         out.write(f"Loading {report.seconds_loading:.2f}s, training and evaluation {report.seconds_training:.2f}s")
         if report.weights_path:
             out.write(self.style.SUCCESS(f"Model saved: {report.weights_path}"))
             out.write(f"Registered as {report.registered_status}")
+
+    def _first_stage(self, out, fs: dict) -> None:
+        """Two-stage scoring on each validation job's whole candidate pool, the hired cleaner relevant."""
+        if not fs:
+            return
+        out.write(
+            f"Two-stage scoring on the whole candidate pools of {fs['jobs']} validation jobs "
+            f"(median {fs['candidates_median']:.0f} candidates; the hired cleaner relevant):"
+        )
+        out.write(f"  {'scorer/pool':<22}{'NDCG@5':>9}{'pairwise':>10}  top 10 unchanged")
+        for name, m in fs["without_cut"].items():
+            out.write(f"  {name + '/all':<22}{m['ndcg_at_5']:>9.4f}{m['pairwise_accuracy']:>10.4f}")
+        for cut in fs["cuts"]:
+            for name, m in cut["with_cut"].items():
+                label = f"{name}/top-{cut['limit']}"
+                same = f"{m['jobs_same_top_10']}/{fs['jobs']} jobs ({cut['jobs_cut']} cut)"
+                out.write(f"  {label:<22}{m['ndcg_at_5']:>9.4f}{m['pairwise_accuracy']:>10.4f}  {same}")
