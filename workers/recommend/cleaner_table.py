@@ -82,8 +82,8 @@ class CleanerTable:
         logger.info("cleaner table: full load of %d cleaners in %.0f ms", self._n, ms)
 
     def _catch_up(self) -> None:
-        changed = self._cursor.changed()
-        if changed is EVERYTHING or len(changed) > FULL_LOAD_ABOVE:
+        changed = self._cursor.changed(most=FULL_LOAD_ABOVE)
+        if changed is EVERYTHING:
             self._load()
         elif changed:
             self._apply(sorted(changed))
