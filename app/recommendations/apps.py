@@ -19,8 +19,10 @@ def _cleaner_tables_reload(using: str, **kwargs) -> None:
     # (Not after migrating back to before the log.)
     from django.db import connections
 
-    from app.recommendations.cleaner_changes import cleaner_tables_reload
+    # A later migration may have remade a logged table on SQLite, which drops its triggers.
+    from app.recommendations.cleaner_changes import cleaner_tables_reload, cleaner_triggers_ensure
     from app.recommendations.models import CleanerChange
 
     if CleanerChange._meta.db_table in connections[using].introspection.table_names():
+        cleaner_triggers_ensure(using=using)
         cleaner_tables_reload(using=using)

@@ -75,16 +75,20 @@ def pairwise_accuracy(scores: ArrayLike, relevance: ArrayLike, groups: ArrayLike
     span = int(score_rank.max()) + 2 if score_rank.size else 1
     key = group_idx.astype(np.int64) * span + score_rank
     group_lo = group_idx.astype(np.int64) * span - 1  # below every key of the group
+    # A NaN score orders no pair it is in (NaN compares false): such pairs count, never credited.
+    ordered = ~np.isnan(score_arr)
     correct = 0.0
     pairs = 0
     for level in np.unique(rel_arr)[1:]:
-        lower = np.sort(key[rel_arr < level])
-        upper = key[rel_arr == level]
-        upper_lo = group_lo[rel_arr == level]
+        lower_all = np.sort(key[rel_arr < level])
+        lower = np.sort(key[(rel_arr < level) & ordered])
+        at_level = (rel_arr == level) & ordered
+        upper, upper_lo = key[at_level], group_lo[at_level]
         below = np.searchsorted(lower, upper, side="left") - np.searchsorted(lower, upper_lo, side="right")
         tied = np.searchsorted(lower, upper, side="right") - np.searchsorted(lower, upper, side="left")
-        in_group = np.searchsorted(lower, upper_lo + span, side="right") - np.searchsorted(
-            lower, upper_lo, side="right"
+        every_lo = group_lo[rel_arr == level]
+        in_group = np.searchsorted(lower_all, every_lo + span, side="right") - np.searchsorted(
+            lower_all, every_lo, side="right"
         )
         correct += float(below.sum()) + 0.5 * float(tied.sum())
         pairs += int(in_group.sum())

@@ -47,41 +47,52 @@ class ChangeCursor:
         self.own: set[int] = set()  # PostgreSQL: log ids of the reader's own open transaction, read
 
     def start(self) -> None:
-        """Before a full load: what the load will read is at least what the log says now."""
+        """Before a full load: what the load will read is at least what the log says now.
+
+        On PostgreSQL the snapshot only (and the reader's own rows, read once): the log's rows
+        are nothing to the load, and a new worker's cursor would fetch all of them (a day of
+        the log, 100,000 rows after a bulk import of as many cleaners: 235-537 ms).
+        """
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
-                self._read_postgresql(cursor)
+                self._read_postgresql(cursor, since_last=False)
             else:
                 cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {LOG}")
                 self.horizon = cursor.fetchone()[0]
 
-    def changed(self) -> set[int] | None:
-        """The ids of cleaners written since the last look (deleted ones too), or EVERYTHING."""
+    def changed(self, *, most: int | None = None) -> set[int] | None:
+        """The ids of cleaners written since the last look (deleted ones too), or EVERYTHING.
+
+        EVERYTHING too when more than `most` log rows are new (the caller reloads them all
+        then): PostgreSQL fetches no more than one row beyond `most`.
+        """
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
-                rows = self._read_postgresql(cursor)
+                rows = self._read_postgresql(cursor, most=most)
             else:
                 rows = self._read_sqlite(cursor)
-        if rows is EVERYTHING:
+        if rows is EVERYTHING or (most is not None and len(rows) > most):
             return EVERYTHING
         ids = set(rows)
         return EVERYTHING if None in ids else ids
 
-    def _read_postgresql(self, cursor) -> list[int | None]:
+    def _read_postgresql(self, cursor, *, since_last: bool = True, most: int | None = None) -> list[int | None]:
         # One statement, one snapshot: the rows it sees and the snapshot the next look starts
         # from. The reader's own open transaction (a test's; a worker reads outside any) sees its
         # own writes at once but is in no snapshot's xip: it is added, and its rows read once.
+        mine = "pg_current_xact_id_if_assigned()::text::bigint"
+        new = "(txid >= %s OR txid = ANY(%s::bigint[]))" if since_last else f"txid = {mine}"
+        params = [self.horizon, self.running] if since_last else []
+        limit = "" if most is None else " LIMIT %s"
         cursor.execute(
-            f"SELECT 0, pg_current_snapshot()::text, pg_current_xact_id_if_assigned()::text::bigint, NULL "
-            f"UNION ALL SELECT 1, id::text, txid, cleaner_id FROM {LOG} WHERE txid >= %s OR txid = ANY(%s::bigint[])",
-            [self.horizon, self.running],
+            f"SELECT 0, pg_current_snapshot()::text, {mine}, NULL "
+            f"UNION ALL (SELECT 1, id::text, txid, cleaner_id FROM {LOG} WHERE {new} AND id <> ALL(%s::bigint[]){limit})",
+            [*params, sorted(self.own), *([most + 1] if most is not None else [])],
         )
         rows = cursor.fetchall()
         snapshot, mine = next((snap, txid) for kind, snap, txid, _ in rows if kind == 0)
         self.horizon, self.running = _snapshot(snapshot)
-        fresh = [
-            cleaner for kind, pk, txid, cleaner in rows if kind == 1 and not (txid == mine and int(pk) in self.own)
-        ]
+        fresh = [cleaner for kind, _, _, cleaner in rows if kind == 1]  # own rows read before: left out above
         if mine is not None:
             self.running.append(mine)
             self.own |= {int(pk) for kind, pk, txid, _ in rows if kind == 1 and txid == mine}

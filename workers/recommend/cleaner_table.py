@@ -14,8 +14,8 @@ query, replacing, appending or removing their rows in place. A committed change
 is seen by the next request, whatever wrote it and in whatever order writers committed; the
 cost of a look grows with the number of changes, not of cleaners (finding the rows is one
 vectorised comparison over the id column). A full load happens only at the first request, after
-an "everything" row (a TRUNCATE, a flush, a migration), when more than FULL_LOAD_ABOVE cleaners
-changed at once (a bulk import: one load is cheaper), and every CLEANER_TABLE_MAX_AGE seconds
+an "everything" row (a TRUNCATE, a flush, a migration), when more than FULL_LOAD_ABOVE log rows
+are new at once (a bulk import: one load is cheaper; the look fetches no more), and every CLEANER_TABLE_MAX_AGE seconds
 as a safety net (a log pruned too early, a bug).
 
 The columns are arrays with spare capacity; `get()` hands out views of the live rows, valid
@@ -36,7 +36,7 @@ from workers.recommend.cleaner_changes import EVERYTHING, ChangeCursor
 
 logger = logging.getLogger(__name__)
 
-FULL_LOAD_ABOVE = 500  # cleaners changed at one look: beyond this, reload everything
+FULL_LOAD_ABOVE = 500  # log rows new at one look (about as many cleaners): beyond this, reload everything
 
 
 class CleanerTable:
@@ -82,8 +82,8 @@ class CleanerTable:
         logger.info("cleaner table: full load of %d cleaners in %.0f ms", self._n, ms)
 
     def _catch_up(self) -> None:
-        changed = self._cursor.changed()
-        if changed is EVERYTHING or len(changed) > FULL_LOAD_ABOVE:
+        changed = self._cursor.changed(most=FULL_LOAD_ABOVE)
+        if changed is EVERYTHING:
             self._load()
         elif changed:
             self._apply(sorted(changed))

@@ -178,12 +178,10 @@ class RecommendationEngine:
         candidates = len(ids)
         if kept is not None:
             ids, external_ids = ids[kept], external_ids[kept]
-        n = len(ids)
-        if n > limit:
-            part = np.argpartition(-score, limit - 1)[:limit]
-            order = part[np.lexsort((ids[part], -score[part]))]
-        else:
-            order = np.lexsort((ids, -score))
+        # The best `limit`, ties at the limit to the lower ids as within it: a worker's table holds
+        # its rows in the order its catch-ups left them, and every worker must give the same answer.
+        part = first_stage_keep(score, ids, limit)
+        order = np.lexsort((ids, -score)) if part is None else part[np.lexsort((ids[part], -score[part]))]
         return Scored(
             ids=ids[order],
             external_ids=external_ids[order],

@@ -50,3 +50,35 @@ def test_the_prune_keeps_what_a_worker_may_still_need() -> None:
 
     assert cleaner_changes_prune() >= 1
     assert list(CleanerChange.objects.values_list("cleaner_id", flat=True)) == [fresh.pk]
+
+
+def _radius(default: float):
+    from django.db import models
+
+    field = models.FloatField(default=default)
+    field.set_attributes_from_name("service_radius_km")
+    field.model = CleanerProfile
+    return field
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_later_migration_that_remakes_the_cleaners_table_keeps_it_logged() -> None:
+    # SQLite alters a column by copying the table to a new one and dropping the old, whose
+    # triggers go with it: the log would stop at the first such migration, silently.
+    from django.core.management import call_command
+    from django.db import connection
+
+    old = CleanerProfile._meta.get_field("service_radius_km")
+    with connection.schema_editor() as editor:
+        editor.alter_field(CleanerProfile, old, _radius(20))
+    try:
+        call_command("migrate", verbosity=0)  # what follows every migration: its post_migrate
+        c = f.cleaner()
+        mark = last()
+        CleanerProfile.objects.filter(pk=c.pk).update(hourly_rate=50)
+
+        assert logged_after(mark) == [c.pk]
+    finally:
+        with connection.schema_editor() as editor:
+            editor.alter_field(CleanerProfile, _radius(20), old)
+        call_command("migrate", verbosity=0)

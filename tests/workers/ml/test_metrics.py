@@ -128,3 +128,19 @@ def test_it_counts_pairs_of_a_large_pool_without_materialising_them():
     relevance = (rng.random(n) < 0.001).astype(float)
     scores = relevance + rng.normal(0, 1, n)
     assert 0.7 < pairwise_accuracy(scores, relevance, np.zeros(n)) < 0.8  # P(N(1,2) > 0) = 0.76
+
+
+def test_a_nan_score_orders_no_pair_as_before():
+    # A diverged model's NaN scores: no pair it is part of is credited (the pairwise count gave
+    # none; ranked above every number, a NaN row would be credited with all its pairs).
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    n = 60
+    scores = rng.integers(0, 6, n).astype(float)
+    scores[rng.random(n) < 0.3] = np.nan
+    scores[:2] = np.inf
+    relevance = rng.choice([0.0, 0.5, 1.0], n)
+    groups = rng.integers(0, 3, n)
+    assert pairwise_accuracy(scores, relevance, groups) == pytest.approx(_pairwise_by_hand(scores, relevance, groups))
+    assert pairwise_accuracy([math.nan, 0.5], [1.0, 0.0], [1, 1]) == 0.0

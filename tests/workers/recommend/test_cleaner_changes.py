@@ -75,3 +75,56 @@ def test_each_change_is_reported_once() -> None:
 
     assert cursor.changed() == {c.pk}
     assert cursor.changed() == set()
+
+
+class RowsFetched:
+    """The rows each statement returned (PostgreSQL's rowcount; SQLite reports none)."""
+
+    def __init__(self) -> None:
+        self.counts: list[int] = []
+
+    def __call__(self, execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        self.counts.append(context["cursor"].rowcount)
+        return result
+
+
+def log_rows(n: int) -> None:
+    """`n` log rows, as a bulk import of `n` cleaners leaves them for a day (stamped as the triggers do)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {CleanerChange._meta.db_table} (cleaner_id, txid) "
+            "SELECT g, pg_current_xact_id()::text::bigint FROM generate_series(1, %s) g",
+            [n],
+        )
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="SQLite's start reads one number")
+def test_a_new_workers_start_reads_no_log_rows() -> None:
+    # The full load that follows reads every cleaner: the log's old rows (a day of them, a
+    # bulk import's 100,000) are nothing to it, and fetching them cost 235-537 ms.
+    log_rows(2000)  # committed (no test transaction here), as the writers' are
+    fetched = RowsFetched()
+
+    with connection.execute_wrapper(fetched):
+        ChangeCursor().start()
+
+    assert fetched.counts and max(fetched.counts) <= 1, fetched.counts  # the snapshot
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="a bound on PostgreSQL's statement")
+def test_a_look_after_more_changes_than_a_catch_up_takes_fetches_only_enough_to_say_so() -> None:
+    cursor = ChangeCursor()
+    cursor.start()
+    log_rows(2000)
+    fetched = RowsFetched()
+
+    with connection.execute_wrapper(fetched):
+        changed = cursor.changed(most=100)
+
+    assert changed is EVERYTHING
+    assert max(fetched.counts) <= 102, fetched.counts  # the snapshot and one row more than `most`
+    cursor.start()  # the full load that follows (it reads them all)
+    assert cursor.changed(most=100) == set()

@@ -239,3 +239,25 @@ def test_it_cuts_nothing_when_the_candidates_are_at_most_k(marketplace, settings
     assert at_k.ids.tolist() == full.ids.tolist() and len(at_k.ids) == n
     settings.RECOMMENDATION_FIRST_STAGE_LIMIT = 2  # below the asked limit: the limit wins
     assert engine.score_cleaners_for_job(job, limit=n).ids.tolist() == full.ids.tolist()
+
+
+@pytest.mark.django_db
+def test_ties_at_the_limit_go_to_the_lower_ids_whatever_the_tables_row_order() -> None:
+    # Catch-ups reorder a worker's table (a removed row takes the last row's place), so two
+    # workers hold the same cleaners in different orders: they must give the same answer.
+    owner = f.client()
+    prop = f.property_(owner, lat=46.0, lng=-71.0)  # far from other test data
+    job = f.job(owner, prop)
+    gone, *same = [f.cleaner(home_lat=prop.lat, home_lng=prop.lng) for _ in range(5)]  # identical: tied
+    engine = RecommendationEngine(mode="rule_based")
+    from workers.recommend.cleaner_table import cleaner_table
+
+    cleaner_table.get()
+    type(gone).objects.filter(pk=gone.pk).update(is_active=False)  # the last row moves to its place
+    caught_up = engine.score_cleaners_for_job(job, limit=2)
+    cleaner_table.invalidate()  # a worker that loaded everything since, in id order
+    fresh = engine.score_cleaners_for_job(job, limit=2)
+
+    assert len(set(caught_up.score.tolist() + fresh.score.tolist())) == 1, "not a tie: proves nothing"
+    assert fresh.ids.tolist() == [same[0].pk, same[1].pk]
+    assert caught_up.ids.tolist() == fresh.ids.tolist()
