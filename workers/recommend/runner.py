@@ -50,6 +50,8 @@ NON_FINITE_ERROR = (
     "(a budget, an hourly rate, a location); fix the data and ask again"
 )
 STORE_ERROR = "the service computed this request but could not store its results; ask again"
+# What a run returns when a later claim of its request (a duplicate message) owns it: it stored nothing.
+SUPERSEDED = "superseded"
 
 
 @contextmanager
@@ -242,7 +244,7 @@ RUNNERS = {
 
 
 def recommendation_request_run(*, request_id: str, engine: RecommendationEngine) -> str:
-    """Compute a request and store its results. Returns the final status; idempotent."""
+    """Compute a request and store its results. Returns the final status (or `SUPERSEDED`); idempotent."""
     req = _claim_and_load(request_id)
     if req is None:
         req = RecommendationRequest.objects.filter(pk=request_id).first()
@@ -253,13 +255,18 @@ def recommendation_request_run(*, request_id: str, engine: RecommendationEngine)
         return req.status if req else "missing"
 
     try:
-        _compute_publish_store(req, engine)
+        stored = _compute_publish_store(req, engine)
     except IntegrityError:
         # A cleaner or job vanished behind the ORM's back (raw SQL, a flush) while this
         # worker's cleaner table still had it: reload the table and compute again, once.
         logger.warning("request %s referenced a deleted row; recomputing with fresh data", request_id)
         cleaner_table.invalidate()
-        _compute_publish_store(req, engine)
+        stored = _compute_publish_store(req, engine)
+    if not stored:
+        # A later claim owns the request: its run announces what it stores. The webhook's
+        # message id is per request, so one sent from here would be the only one, with results
+        # the table never held.
+        return SUPERSEDED
     webhook_deliveries_create_for_request(request=req, has_endpoints=getattr(req, "has_webhook_endpoints", None))
     return req.status
 
@@ -332,7 +339,8 @@ def _store(req: RecommendationRequest, changes: dict, rows: Rows) -> bool:
     return True
 
 
-def _compute_publish_store(req: RecommendationRequest, engine: RecommendationEngine) -> None:
+def _compute_publish_store(req: RecommendationRequest, engine: RecommendationEngine) -> bool:
+    """Compute, store, then publish; False (nothing stored or published) if a later claim owns the request."""
     changes, rows = _compute(req, engine)
     body, rows = _payload_or_failure(req, changes, rows)
     # The table first, then the waiting client: what the API answers is what the table holds.
@@ -352,7 +360,7 @@ def _compute_publish_store(req: RecommendationRequest, engine: RecommendationEng
         body = payload_json(request_payload(req))
         stored = _store(req, changes, list)
     if not stored:
-        return
+        return False
     result_publish_json(str(req.id), body)
     # A request that waited longer than CACHEABLE_FOR saw generations that may be gone (cache.py).
     fresh = (req.finished_at - req.created_at).total_seconds() < CACHEABLE_FOR
@@ -360,3 +368,4 @@ def _compute_publish_store(req: RecommendationRequest, engine: RecommendationEng
         cache_put(req.cache_key, body)
     # After the answer is cached: an identical question asked from now on reads the cache.
     inflight_release(req.cache_key, str(req.pk))
+    return True
