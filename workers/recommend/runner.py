@@ -13,13 +13,14 @@ import logging
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
+from datetime import timedelta
 from decimal import Decimal
 from functools import cache, lru_cache, partial
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from app.marketplace.models import CleanerProfile, CleaningJob, Property
@@ -74,7 +75,8 @@ def _claim_and_load(request_id: str) -> RecommendationRequest | None:
 
     Claimed by a conditional UPDATE: queued (or running, when a dead worker's message is
     redelivered) and attempts left. Returns None when not claimed: done already (a
-    redelivery: nothing to do), unknown, or out of attempts (then it is failed here).
+    redelivery: nothing to do), unknown, or out of attempts (then it is failed here, unless
+    its last run may still be computing).
     """
     now = timezone.now()
     if connection.vendor == "postgresql":
@@ -84,7 +86,13 @@ def _claim_and_load(request_id: str) -> RecommendationRequest | None:
     else:
         req = None
     if req is None:
-        RecommendationRequest.objects.filter(pk=request_id, status__in=(Status.QUEUED, Status.RUNNING)).update(
+        # Out of attempts. A run started within the sweeper's deadline may still be computing
+        # (this message a duplicate: a sweep of a request that waited in a backlog): it is left
+        # to finish, and the sweeper fails the request if it does not.
+        abandoned = Q(status=Status.QUEUED) | Q(
+            status=Status.RUNNING, started_at__lt=now - timedelta(seconds=settings.RECOMMENDATION_SWEEP_RUNNING_AFTER)
+        )
+        RecommendationRequest.objects.filter(abandoned, pk=request_id).update(
             status=Status.FAILED, error="the worker stopped while computing this request", finished_at=now
         )
     return req

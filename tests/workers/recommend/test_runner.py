@@ -1,5 +1,7 @@
 """The worker's claim: one conditional UPDATE that also loads what computing the request needs."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -61,7 +63,9 @@ def test_it_claims_a_request_once_and_fails_it_when_out_of_attempts() -> None:
     assert runner._claim_and_load(str(req.pk)) is None  # done: a redelivery claims nothing
     assert RecommendationRequest.objects.get(pk=req.pk).status == "succeeded"
 
-    RecommendationRequest.objects.filter(pk=req.pk).update(status="running", attempts=runner.MAX_ATTEMPTS)
+    RecommendationRequest.objects.filter(pk=req.pk).update(
+        status="running", attempts=runner.MAX_ATTEMPTS, started_at=timezone.now() - timedelta(minutes=5)
+    )
     assert runner._claim_and_load(str(req.pk)) is None
     failed = RecommendationRequest.objects.get(pk=req.pk)
     assert failed.status == "failed" and "stopped" in failed.error
@@ -99,3 +103,29 @@ def test_a_run_that_a_later_claim_superseded_announces_nothing(monkeypatch) -> N
     assert not WebhookDelivery.objects.filter(request=req).exists(), "a webhook for results nobody stored"
     assert result_get(str(req.pk)) is None
     assert status == "superseded"
+
+
+def test_a_duplicate_message_at_the_attempt_cap_leaves_the_live_run_alone(monkeypatch) -> None:
+    """The last attempt is computing when another message for it arrives: that run still finishes it."""
+    from workers.recommend.engine import RecommendationEngine
+
+    job = f.job()
+    for _ in range(3):
+        f.cleaner()
+    req = RecommendationRequest.objects.create(kind=Kind.CLEANERS_FOR_JOB, requested_by=job.client.user, job=job)
+    RecommendationRequest.objects.filter(pk=req.pk).update(attempts=runner.MAX_ATTEMPTS - 1)
+    engine = RecommendationEngine(mode="rule_based")
+    score = engine.score_cleaners_for_job
+    duplicate = []
+
+    def duplicate_arrives_meanwhile(*args, **kwargs):
+        duplicate.append(runner.recommendation_request_run(request_id=str(req.pk), engine=engine))
+        return score(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "score_cleaners_for_job", duplicate_arrives_meanwhile)
+
+    status = runner.recommendation_request_run(request_id=str(req.pk), engine=engine)
+
+    req.refresh_from_db()
+    assert (status, req.status, req.error) == ("succeeded", "succeeded", ""), duplicate
+    assert req.attempts == runner.MAX_ATTEMPTS
