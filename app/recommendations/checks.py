@@ -64,3 +64,25 @@ def ab_test_settings_check(app_configs=None, **kwargs) -> list[checks.CheckMessa
             )
         )
     return problems
+
+
+@checks.register()
+def request_sweep_settings_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """The sweeper re-claims a `running` request only once its run must be over (workers/recommend/sweeper.py).
+
+    A deadline at or below the task's hard time limit would re-run requests still computing:
+    the live run's results dropped, an attempt spent, and at the cap the request failed. A
+    warning, not an error: a test may shorten the deadline for runs it knows are short.
+    """
+    running_after = settings.RECOMMENDATION_SWEEP_RUNNING_AFTER
+    hard, soft = settings.RECOMMENDATION_TASK_TIME_LIMIT, settings.RECOMMENDATION_TASK_SOFT_TIME_LIMIT
+    if running_after > hard >= soft > 0:
+        return []
+    return [
+        checks.Warning(
+            f"RECOMMENDATION_SWEEP_RUNNING_AFTER ({running_after:g} s) must exceed RECOMMENDATION_TASK_TIME_LIMIT "
+            f"({hard:g} s), which must be at least RECOMMENDATION_TASK_SOFT_TIME_LIMIT ({soft:g} s), above 0.",
+            hint="Raise RECOMMENDATION_SWEEP_RUNNING_AFTER with the time limit (the defaults: 90, 60 and 30).",
+            id="recommendations.W005",
+        )
+    ]

@@ -13,13 +13,14 @@ import logging
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
+from datetime import timedelta
 from decimal import Decimal
 from functools import cache, lru_cache, partial
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from app.marketplace.models import CleanerProfile, CleaningJob, Property
@@ -50,6 +51,8 @@ NON_FINITE_ERROR = (
     "(a budget, an hourly rate, a location); fix the data and ask again"
 )
 STORE_ERROR = "the service computed this request but could not store its results; ask again"
+# What a run returns when a later claim of its request (a duplicate message) owns it: it stored nothing.
+SUPERSEDED = "superseded"
 
 
 @contextmanager
@@ -72,7 +75,8 @@ def _claim_and_load(request_id: str) -> RecommendationRequest | None:
 
     Claimed by a conditional UPDATE: queued (or running, when a dead worker's message is
     redelivered) and attempts left. Returns None when not claimed: done already (a
-    redelivery: nothing to do), unknown, or out of attempts (then it is failed here).
+    redelivery: nothing to do), unknown, or out of attempts (then it is failed here, unless
+    its last run may still be computing).
     """
     now = timezone.now()
     if connection.vendor == "postgresql":
@@ -82,7 +86,13 @@ def _claim_and_load(request_id: str) -> RecommendationRequest | None:
     else:
         req = None
     if req is None:
-        RecommendationRequest.objects.filter(pk=request_id, status__in=(Status.QUEUED, Status.RUNNING)).update(
+        # Out of attempts. A run started within the sweeper's deadline may still be computing
+        # (this message a duplicate: a sweep of a request that waited in a backlog): it is left
+        # to finish, and the sweeper fails the request if it does not.
+        abandoned = Q(status=Status.QUEUED) | Q(
+            status=Status.RUNNING, started_at__lt=now - timedelta(seconds=settings.RECOMMENDATION_SWEEP_RUNNING_AFTER)
+        )
+        RecommendationRequest.objects.filter(abandoned, pk=request_id).update(
             status=Status.FAILED, error="the worker stopped while computing this request", finished_at=now
         )
     return req
@@ -242,7 +252,7 @@ RUNNERS = {
 
 
 def recommendation_request_run(*, request_id: str, engine: RecommendationEngine) -> str:
-    """Compute a request and store its results. Returns the final status; idempotent."""
+    """Compute a request and store its results. Returns the final status (or `SUPERSEDED`); idempotent."""
     req = _claim_and_load(request_id)
     if req is None:
         req = RecommendationRequest.objects.filter(pk=request_id).first()
@@ -253,13 +263,18 @@ def recommendation_request_run(*, request_id: str, engine: RecommendationEngine)
         return req.status if req else "missing"
 
     try:
-        _compute_publish_store(req, engine)
+        stored = _compute_publish_store(req, engine)
     except IntegrityError:
         # A cleaner or job vanished behind the ORM's back (raw SQL, a flush) while this
         # worker's cleaner table still had it: reload the table and compute again, once.
         logger.warning("request %s referenced a deleted row; recomputing with fresh data", request_id)
         cleaner_table.invalidate()
-        _compute_publish_store(req, engine)
+        stored = _compute_publish_store(req, engine)
+    if not stored:
+        # A later claim owns the request: its run announces what it stores. The webhook's
+        # message id is per request, so one sent from here would be the only one, with results
+        # the table never held.
+        return SUPERSEDED
     webhook_deliveries_create_for_request(request=req, has_endpoints=getattr(req, "has_webhook_endpoints", None))
     return req.status
 
@@ -332,7 +347,8 @@ def _store(req: RecommendationRequest, changes: dict, rows: Rows) -> bool:
     return True
 
 
-def _compute_publish_store(req: RecommendationRequest, engine: RecommendationEngine) -> None:
+def _compute_publish_store(req: RecommendationRequest, engine: RecommendationEngine) -> bool:
+    """Compute, store, then publish; False (nothing stored or published) if a later claim owns the request."""
     changes, rows = _compute(req, engine)
     body, rows = _payload_or_failure(req, changes, rows)
     # The table first, then the waiting client: what the API answers is what the table holds.
@@ -352,7 +368,7 @@ def _compute_publish_store(req: RecommendationRequest, engine: RecommendationEng
         body = payload_json(request_payload(req))
         stored = _store(req, changes, list)
     if not stored:
-        return
+        return False
     result_publish_json(str(req.id), body)
     # A request that waited longer than CACHEABLE_FOR saw generations that may be gone (cache.py).
     fresh = (req.finished_at - req.created_at).total_seconds() < CACHEABLE_FOR
@@ -360,3 +376,4 @@ def _compute_publish_store(req: RecommendationRequest, engine: RecommendationEng
         cache_put(req.cache_key, body)
     # After the answer is cached: an identical question asked from now on reads the cache.
     inflight_release(req.cache_key, str(req.pk))
+    return True

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from django.conf import settings
+from django.db import DatabaseError, InterfaceError
 from django.http import Http404, HttpRequest, HttpResponse
 from rest_framework.exceptions import APIException, AuthenticationFailed
 
@@ -175,7 +176,13 @@ def answer_from_cache(
     if plain is None:
         return None
     question = Question(kind=kind, job_id=job_id, cleaner_id=cleaner_id, limit=plain[0], mode=plain[1])
-    found = _token_answer(request, key, question) if key is not None else _key_answer(request, question)
+    try:
+        found = _token_answer(request, key, question) if key is not None else _key_answer(request, question)
+    except (DatabaseError, InterfaceError):
+        # An operator's or a key's question reads the database here, outside DRF: an outage (or
+        # any refused query) goes to the view, whose exception handler answers it (503), not to
+        # Django's 500 handler.
+        return None
     if found is None or found.answer is None:
         return None  # the view answers, and records the miss
     cache_lookup_record(hit=True)

@@ -54,3 +54,15 @@ def test_it_is_registered_with_djangos_check_framework(settings) -> None:
         assert "recommendations.E001" in str(exc)
     else:
         raise AssertionError("manage.py check passed a split of -0.1")
+
+
+def test_it_refuses_a_running_deadline_a_live_run_can_outlast(settings) -> None:
+    from app.recommendations.checks import request_sweep_settings_check
+
+    assert request_sweep_settings_check() == []  # the defaults: 90 s against a 60 s hard limit
+    settings.RECOMMENDATION_TASK_TIME_LIMIT = 120  # raised without the sweeper's deadline
+
+    messages = request_sweep_settings_check()
+
+    assert _ids(messages) == {"recommendations.W005"}
+    assert "RECOMMENDATION_SWEEP_RUNNING_AFTER" in messages[0].msg

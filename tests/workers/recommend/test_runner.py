@@ -1,8 +1,11 @@
 """The worker's claim: one conditional UPDATE that also loads what computing the request needs."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from app.recommendations.models import RecommendationRequest
 from app.webhooks.models import WebhookEndpoint
@@ -60,7 +63,9 @@ def test_it_claims_a_request_once_and_fails_it_when_out_of_attempts() -> None:
     assert runner._claim_and_load(str(req.pk)) is None  # done: a redelivery claims nothing
     assert RecommendationRequest.objects.get(pk=req.pk).status == "succeeded"
 
-    RecommendationRequest.objects.filter(pk=req.pk).update(status="running", attempts=runner.MAX_ATTEMPTS)
+    RecommendationRequest.objects.filter(pk=req.pk).update(
+        status="running", attempts=runner.MAX_ATTEMPTS, started_at=timezone.now() - timedelta(minutes=5)
+    )
     assert runner._claim_and_load(str(req.pk)) is None
     failed = RecommendationRequest.objects.get(pk=req.pk)
     assert failed.status == "failed" and "stopped" in failed.error
@@ -68,3 +73,59 @@ def test_it_claims_a_request_once_and_fails_it_when_out_of_attempts() -> None:
 
 def test_it_claims_nothing_for_an_unknown_id() -> None:
     assert runner._claim_and_load("00000000-0000-0000-0000-000000000000") is None
+
+
+def test_a_run_that_a_later_claim_superseded_announces_nothing(monkeypatch) -> None:
+    """Only the run that stores its results tells anyone: no result published, no webhook."""
+    from app.recommendations.results import result_get
+    from app.webhooks.models import WebhookDelivery
+    from workers.recommend.engine import RecommendationEngine
+
+    job = f.job()
+    for _ in range(3):
+        f.cleaner()
+    WebhookEndpoint.objects.create(owner=job.client.user, url="https://example.com/hook")
+    req = RecommendationRequest.objects.create(kind=Kind.CLEANERS_FOR_JOB, requested_by=job.client.user, job=job)
+    engine = RecommendationEngine(mode="rule_based")
+    score = engine.score_cleaners_for_job
+
+    def claimed_again_meanwhile(*args, **kwargs):
+        # A duplicate message (a sweep of a request that waited in a backlog) claims it now.
+        assert runner._claim_update(str(req.pk), timezone.now()) == 1
+        return score(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "score_cleaners_for_job", claimed_again_meanwhile)
+
+    status = runner.recommendation_request_run(request_id=str(req.pk), engine=engine)
+
+    req.refresh_from_db()
+    assert (req.status, req.attempts) == ("running", 2), "the later claim's run finishes it"
+    assert not WebhookDelivery.objects.filter(request=req).exists(), "a webhook for results nobody stored"
+    assert result_get(str(req.pk)) is None
+    assert status == "superseded"
+
+
+def test_a_duplicate_message_at_the_attempt_cap_leaves_the_live_run_alone(monkeypatch) -> None:
+    """The last attempt is computing when another message for it arrives: that run still finishes it."""
+    from workers.recommend.engine import RecommendationEngine
+
+    job = f.job()
+    for _ in range(3):
+        f.cleaner()
+    req = RecommendationRequest.objects.create(kind=Kind.CLEANERS_FOR_JOB, requested_by=job.client.user, job=job)
+    RecommendationRequest.objects.filter(pk=req.pk).update(attempts=runner.MAX_ATTEMPTS - 1)
+    engine = RecommendationEngine(mode="rule_based")
+    score = engine.score_cleaners_for_job
+    duplicate = []
+
+    def duplicate_arrives_meanwhile(*args, **kwargs):
+        duplicate.append(runner.recommendation_request_run(request_id=str(req.pk), engine=engine))
+        return score(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "score_cleaners_for_job", duplicate_arrives_meanwhile)
+
+    status = runner.recommendation_request_run(request_id=str(req.pk), engine=engine)
+
+    req.refresh_from_db()
+    assert (status, req.status, req.error) == ("succeeded", "succeeded", ""), duplicate
+    assert req.attempts == runner.MAX_ATTEMPTS
