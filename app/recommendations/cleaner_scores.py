@@ -162,17 +162,36 @@ def _upsert(rows: list[CleanerScore]) -> None:
     )
 
 
+RECOUNT_CHUNK = 1000  # cleaners per transaction of the reconciliation's writes (and IN list)
+
+
 def cleaner_scores_update(*, cleaner_ids: Iterable[int | None]) -> int:
-    """Recompute these cleaners' scores now, in the caller's transaction (a review, a job, a bid).
+    """Recompute these cleaners' scores now (after the commit of a review, a job, a bid).
 
     The workers' tables see the new score at their next look (its trigger logs it). Returns the
     number of cleaners updated; ids of deleted cleaners (None, or gone) are skipped.
     """
     wanted = {pk for pk in cleaner_ids if pk is not None}
-    ids = sorted(CleanerProfile.objects.filter(pk__in=wanted).values_list("pk", flat=True)) if wanted else []
-    if ids:
-        _upsert(_scores_of(ids, prior=_prior_rating(), everyone=False))
+    if not wanted:
+        return 0
+    prior = _prior_rating()
+    with transaction.atomic():
+        ids = _locked(wanted)
+        if ids:
+            _upsert(_scores_of(ids, prior=prior, everyone=False))
     return len(ids)
+
+
+def _locked(ids: Iterable[int]) -> list[int]:
+    """Lock these cleaners' profiles, in id order (no deadlock between two writers); the ids still there.
+
+    Whoever recomputes a cleaner's score holds its profile's lock until it commits, and counts
+    only after taking it: a write committed meanwhile is counted by its own update, which waits
+    for the lock, so no stale score is written over a newer one.
+    """
+    return list(
+        CleanerProfile.objects.filter(pk__in=ids).order_by("pk").select_for_update().values_list("pk", flat=True)
+    )
 
 
 def _differs(row: CleanerScore, stored: dict | None, fields: list[str]) -> bool:
@@ -200,8 +219,12 @@ def cleaner_scores_reconcile() -> ScoreRefresh:
     changed = [
         row for row in rows if row.cleaner_id not in stored or _differs(row, stored[row.cleaner_id], UPDATE_FIELDS)
     ]
-    with transaction.atomic():
-        _upsert(changed)
+    # The rows were counted without locks: count each changed cleaner again under its lock (a
+    # review committed meanwhile has its own update waiting for that lock, or done already).
+    for start in range(0, len(changed), RECOUNT_CHUNK):
+        with transaction.atomic():
+            ids = _locked(row.cleaner_id for row in changed[start : start + RECOUNT_CHUNK])
+            _upsert(_scores_of(ids, prior=prior, everyone=False) if ids else [])
     try:
         redis_client().set(PRIOR_KEY, repr(prior))
     except Exception:

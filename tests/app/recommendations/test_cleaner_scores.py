@@ -105,3 +105,24 @@ def test_the_refresh_corrects_and_reports_a_write_no_update_saw(assigned, caplog
     assert score(cleaner).jobs_completed == 1
     assert "1 of 1 cleaners had drifted" in caplog.text
     assert refresh_cleaner_scores()["rewritten"] == 0  # idempotent: nothing left to write
+
+
+def test_the_refresh_never_writes_a_count_older_than_a_review_made_while_it_counted(assigned, monkeypatch) -> None:
+    from app.recommendations import cleaner_scores
+
+    cleaner, job = assigned
+    with connection.cursor() as cursor:  # a drift for the refresh to correct: it will write this cleaner
+        cursor.execute(f"UPDATE {CleaningJob._meta.db_table} SET status = 'completed' WHERE id = %s", [job.pk])
+    count_everyone, reviewed = cleaner_scores._scores_of, []
+
+    def a_review_lands_after_the_count(ids, *, prior, everyone):
+        rows = count_everyone(ids, prior=prior, everyone=everyone)
+        if everyone and not reviewed:  # committed by someone else between the count and the write
+            reviewed.append(Review.objects.create(job=job, cleaner=cleaner, client=job.client, rating=10))
+        return rows
+
+    monkeypatch.setattr(cleaner_scores, "_scores_of", a_review_lands_after_the_count)
+
+    cleaner_scores_reconcile()
+
+    assert reviewed and (score(cleaner).jobs_completed, score(cleaner).review_count) == (1, 1)
