@@ -21,6 +21,16 @@ case ",$queues," in
     ;;
 esac
 
+# Recommendations need processes: each holds its own in-memory cleaner table, which its catch-ups
+# change in place (workers/recommend/cleaner_table.py); threads would share and race on it.
+case "${WORKER_POOL:-prefork},$queues," in
+threads,*recommendations,* | eventlet,*recommendations,* | gevent,*recommendations,*)
+    echo "start-worker.sh: WORKER_POOL=$WORKER_POOL cannot run the recommendations queue;" \
+        "use prefork (the default) or solo" >&2
+    exit 2
+    ;;
+esac
+
 exec celery -A workers.celery worker \
     --loglevel=INFO \
     --queues="$queues" \

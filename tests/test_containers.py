@@ -631,6 +631,14 @@ def test_it_warns_when_webhooks_would_share_a_pool_with_recommendations(tmp_path
     assert "puts webhook deliveries in front of recommendations" in result.stderr
 
 
+@pytest.mark.parametrize("pool", ["threads", "gevent"])
+def test_it_refuses_a_thread_pool_for_recommendations(tmp_path: Path, pool: str) -> None:
+    # Each process's cleaner table is changed in place by its catch-ups: threads would race on it.
+    result, calls = run_script("start-worker.sh", tmp_path, WORKER_POOL=pool)
+    assert result.returncode == 2 and calls == []
+    assert f"WORKER_POOL={pool} cannot run the recommendations queue" in result.stderr
+
+
 def test_it_trains_one_task_per_child_on_the_training_queue(tmp_path: Path) -> None:
     result, calls = run_script("start-trainer.sh", tmp_path)
     assert result.returncode == 0, result.stderr
