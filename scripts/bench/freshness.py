@@ -17,10 +17,9 @@ to each size by bulk inserts (users, profiles, scores) and measures, with a work
 from __future__ import annotations
 
 import statistics
-import subprocess
 from typing import TYPE_CHECKING
 
-from scripts.bench.harness import ROOT, manage, percentile, run_probe, timings_ms
+from scripts.bench.harness import database_beside, database_drop, manage, percentile, run_probe, timings_ms
 
 if TYPE_CHECKING:
     from scripts.bench.report import Report
@@ -31,12 +30,12 @@ TARGET_MS = 5.0  # one change picked up at 100,000 cleaners
 
 
 def step(env: dict, report: Report) -> None:
-    target = _fresh_database(env)
+    target = database_beside(env, "freshness")
     manage(target, "migrate", "--noinput")
     try:
         r = run_probe(target, "scripts.bench.freshness")
     finally:
-        _drop_database(target)
+        database_drop(target)
     for size in SIZES:
         s = r[str(size)]
         report.record(
@@ -52,26 +51,6 @@ def step(env: dict, report: Report) -> None:
         f"{big['change']:.2f} ms median (p99 {big['change_p99']:.2f})",
         big["change"] <= TARGET_MS,
     )
-
-
-def _fresh_database(env: dict) -> dict:
-    url = env["DATABASE_URL"]
-    if url.startswith("postgres"):
-        base, name = url.rsplit("/", 1)
-        for sql in (f"DROP DATABASE IF EXISTS {name}_freshness", f"CREATE DATABASE {name}_freshness"):
-            subprocess.run(["psql", f"{base}/postgres", "-qc", sql], check=True)
-        return {**env, "DATABASE_URL": f"{url}_freshness"}
-    db = ROOT / "var" / "bench-freshness.sqlite3"
-    for suffix in ("", "-wal", "-shm"):
-        db.with_name(db.name + suffix).unlink(missing_ok=True)
-    return {**env, "DATABASE_URL": f"sqlite:///{db}"}
-
-
-def _drop_database(env: dict) -> None:
-    url = env["DATABASE_URL"]
-    if url.startswith("postgres"):
-        base, name = url.rsplit("/", 1)
-        subprocess.run(["psql", f"{base}/postgres", "-qc", f"DROP DATABASE IF EXISTS {name}"], check=True)
 
 
 def _grow_to(size: int, rng) -> None:

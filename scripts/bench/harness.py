@@ -53,6 +53,29 @@ def manage(env: dict, *args: str) -> tuple[str, float]:
     return out.stdout, time.perf_counter() - t
 
 
+def database_beside(env: dict, suffix: str) -> dict:
+    """The environment of a new, empty database beside the bench one: `<bench db>_<suffix>` on
+    PostgreSQL, `var/bench-<suffix>.sqlite3` else. `database_drop` removes it."""
+    url = env["DATABASE_URL"]
+    if url.startswith("postgres"):
+        base, name = url.rsplit("/", 1)
+        for sql in (f"DROP DATABASE IF EXISTS {name}_{suffix}", f"CREATE DATABASE {name}_{suffix}"):
+            subprocess.run(["psql", f"{base}/postgres", "-qc", sql], check=True)
+        return {**env, "DATABASE_URL": f"{url}_{suffix}"}
+    db = ROOT / "var" / f"bench-{suffix}.sqlite3"
+    for end in ("", "-wal", "-shm"):
+        db.with_name(db.name + end).unlink(missing_ok=True)
+    return {**env, "DATABASE_URL": f"sqlite:///{db}"}
+
+
+def database_drop(env: dict) -> None:
+    """Drop a PostgreSQL database made by `database_beside` (a SQLite file is left for the next run)."""
+    url = env["DATABASE_URL"]
+    if url.startswith("postgres"):
+        base, name = url.rsplit("/", 1)
+        subprocess.run(["psql", f"{base}/postgres", "-qc", f"DROP DATABASE IF EXISTS {name}"], check=True)
+
+
 def run_probe(env: dict, module: str) -> dict:
     """Run `python -m module` in a process of its own; the JSON it printed after `RESULT=`."""
     out = subprocess.run([PY, "-m", module], cwd=ROOT, env=env, capture_output=True, text=True)

@@ -18,7 +18,7 @@ import subprocess
 import time
 from typing import TYPE_CHECKING
 
-from scripts.bench.harness import ROOT, manage
+from scripts.bench.harness import ROOT, database_beside, database_drop, manage
 
 if TYPE_CHECKING:
     from scripts.bench.report import Report
@@ -33,7 +33,7 @@ def step(env: dict, report: Report) -> None:
     subprocess.run(["rm", "-rf", str(files_dir)], check=True)
     manage(env, "export_marketplace", str(files_dir))
     files = [str(p) for p in sorted(files_dir.glob("*.jsonl"))]
-    target = _fresh_database(env)
+    target = database_beside(env, "import")
     manage(target, "migrate", "--noinput")
     first, wall = manage(target, "import_marketplace", *files)
     rows, seconds, rate = _imported(first)
@@ -59,7 +59,7 @@ def step(env: dict, report: Report) -> None:
             f"(the import runs at {rate / copy_rate:.0%} of it)",
         )
     report.verdict(f"import >= {TARGET:,} rows/s", f"{rate:,.0f} rows/s", rate >= TARGET)
-    _drop_database(target)
+    database_drop(target)
 
 
 def _imported(output: str) -> tuple[int, float, float]:
@@ -68,27 +68,6 @@ def _imported(output: str) -> tuple[int, float, float]:
         raise SystemExit(f"import_marketplace printed no rate:\n{output}")
     rows, seconds, rate = found.groups()
     return int(rows.replace(",", "")), float(seconds), float(rate.replace(",", ""))
-
-
-def _fresh_database(env: dict) -> dict:
-    """The environment of a new, empty database beside the bench one (dropped by `_drop_database`)."""
-    url = env["DATABASE_URL"]
-    if url.startswith("postgres"):
-        base, name = url.rsplit("/", 1)
-        for sql in (f"DROP DATABASE IF EXISTS {name}_import", f"CREATE DATABASE {name}_import"):
-            subprocess.run(["psql", f"{base}/postgres", "-qc", sql], check=True)
-        return {**env, "DATABASE_URL": f"{url}_import"}
-    db = ROOT / "var" / "bench-import.sqlite3"
-    for suffix in ("", "-wal", "-shm"):
-        db.with_name(db.name + suffix).unlink(missing_ok=True)
-    return {**env, "DATABASE_URL": f"sqlite:///{db}"}
-
-
-def _drop_database(env: dict) -> None:
-    url = env["DATABASE_URL"]
-    if url.startswith("postgres"):
-        base, name = url.rsplit("/", 1)
-        subprocess.run(["psql", f"{base}/postgres", "-qc", f"DROP DATABASE IF EXISTS {name}"], check=True)
 
 
 def _copy_rate(source_url: str, target_url: str) -> float:

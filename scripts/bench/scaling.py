@@ -26,7 +26,7 @@ import statistics
 import subprocess
 from typing import TYPE_CHECKING, Any
 
-from scripts.bench.harness import ROOT, manage, percentile, run_probe, timings_ms
+from scripts.bench.harness import ROOT, database_beside, database_drop, manage, percentile, run_probe, timings_ms
 
 if TYPE_CHECKING:
     from scripts.bench.report import Report
@@ -54,7 +54,7 @@ def step(env: dict, report: Report) -> None:
         _, trained = manage(train_env, "train_recommendation_model", "--model-version", "1.0")
         r = run_probe(target, "scripts.bench.scaling")
     finally:
-        _drop_database(target)
+        database_drop(target)
     report.record(
         f"scaling: generate_training_data {JOBS}/{GENERATED_CLEANERS:,}/{CLIENTS} and train on it",
         f"{generated:.1f} s + {trained:.1f} s wall",
@@ -65,26 +65,10 @@ def step(env: dict, report: Report) -> None:
 
 
 def _fresh_database(env: dict) -> dict:
-    url = env["DATABASE_URL"]
+    """A database of its own and a models directory of its own."""
     models = ROOT / "var" / "bench-scaling-models"
     subprocess.run(["rm", "-rf", str(models)], check=True)
-    out = {**env, "RECOMMENDATION_MODELS_DIR": str(models)}
-    if url.startswith("postgres"):
-        base, name = url.rsplit("/", 1)
-        for sql in (f"DROP DATABASE IF EXISTS {name}_scaling", f"CREATE DATABASE {name}_scaling"):
-            subprocess.run(["psql", f"{base}/postgres", "-qc", sql], check=True)
-        return {**out, "DATABASE_URL": f"{url}_scaling"}
-    db = ROOT / "var" / "bench-scaling.sqlite3"
-    for suffix in ("", "-wal", "-shm"):
-        db.with_name(db.name + suffix).unlink(missing_ok=True)
-    return {**out, "DATABASE_URL": f"sqlite:///{db}"}
-
-
-def _drop_database(env: dict) -> None:
-    url = env["DATABASE_URL"]
-    if url.startswith("postgres"):
-        base, name = url.rsplit("/", 1)
-        subprocess.run(["psql", f"{base}/postgres", "-qc", f"DROP DATABASE IF EXISTS {name}"], check=True)
+    return database_beside({**env, "RECOMMENDATION_MODELS_DIR": str(models)}, "scaling")
 
 
 def _report_quality(report: Report, q: dict) -> None:
