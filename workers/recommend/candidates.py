@@ -11,7 +11,6 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
-from app.marketplace.geo import KM_PER_DEG_LAT
 from app.marketplace.models import (
     SERVICE_BIT,
     SERVICE_TYPES,
@@ -207,12 +206,7 @@ def eligible_cleaner_index(context: dict, cleaners: dict[str, np.ndarray]) -> np
 
 def eligible_cleaners(context: dict, cleaners: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """`eligible_cleaner_index` and each of those rows' `distance_km` to the job (a pair feature:
-    the engine reuses it rather than compute it twice).
-
-    The cosine in the distance is the costly part at 100,000 cleaners, so a row whose north-south
-    offset alone is beyond its radius is dropped first: the distance is never below that offset
-    (the margin covers rounding), so the rows kept and their distances are exactly as before.
-    """
+    the engine reuses it rather than compute it twice)."""
     service_bit = SERVICE_BIT[SERVICE_TYPES[int(context["service_idx"])]]
     weekday_bit = 1 << int(context["weekday"])
     keep = (
@@ -221,13 +215,10 @@ def eligible_cleaners(context: dict, cleaners: dict[str, np.ndarray]) -> tuple[n
         & (cleaners["day_start_hour"] <= context["start_hour"])
         & (cleaners["day_end_hour"] >= context["end_hour"])
     )
-    # Index arrays and `take` throughout: a boolean mask indexes several times slower.
+    # Index arrays and `take`: indexing with a boolean mask is several times slower.
     idx = np.flatnonzero(keep)
-    radius, lat = cleaners["service_radius_km"].take(idx), cleaners["home_lat"].take(idx)
-    near = np.flatnonzero(np.abs((lat - context["lat"]) * KM_PER_DEG_LAT) <= radius * (1 + 1e-9) + 1e-9)
-    idx, radius, lat = idx.take(near), radius.take(near), lat.take(near)
-    dist = distance_km(context["lat"], context["lng"], lat, cleaners["home_lng"].take(idx))
-    within = np.flatnonzero(dist <= radius)
+    dist = distance_km(context["lat"], context["lng"], cleaners["home_lat"].take(idx), cleaners["home_lng"].take(idx))
+    within = np.flatnonzero(dist <= cleaners["service_radius_km"].take(idx))
     return idx.take(within), dist.take(within)
 
 
