@@ -134,6 +134,8 @@ class RecommendationEngine:
         ids: np.ndarray | None = None,
         first_stage_limit: int = 0,
         distance: np.ndarray | None = None,
+        table: dict[str, np.ndarray] | None = None,
+        rows: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, dict[str, np.ndarray], str, str, np.ndarray | None]:
         """Score aligned (job, cleaner) pairs.
 
@@ -143,6 +145,8 @@ class RecommendationEngine:
         the best `first_stage_limit` by rule score (ties: lower `ids` first) reach the model
         (`first_stage`): `kept` holds their row indexes and every returned array is cut to them;
         `kept` is None when no row was cut. `distance`: the pairs' `distance_km`, if already known.
+        With `table` and `rows`, `cleaner` need hold only `F.RULE_CLEANER_COLUMNS` of the table's
+        `rows`: the other columns are taken from `table` for the rows the model scores.
         """
         mode = self.mode if mode is None else mode
         loaded = None
@@ -159,6 +163,12 @@ class RecommendationEngine:
         if kept is not None:
             job, cleaner, pair, components = (F.take(cols, kept) for cols in (job, cleaner, pair, components))
             rule = rule[kept]
+        if table is not None and loaded is not None:
+            scored_rows = rows if kept is None else rows.take(kept)
+            cleaner = {
+                **cleaner,
+                **{key: table[key].take(scored_rows) for key in F.CLEANER_COLUMNS if key not in cleaner},
+            }
         neural = self._neural(job, cleaner, pair, loaded.model) if loaded is not None and len(rule) else None
         if mode == Mode.NEURAL and neural is not None:
             score = neural
@@ -208,12 +218,23 @@ class RecommendationEngine:
         context = candidates.job_context_of(job)
         table = cleaner_table.get()
         rows, distance = candidates.candidate_cleaner_rows(job=job, context=context, cleaners=table)
-        # The scoring columns only: the external ids (objects, the costliest to gather) are
-        # gathered for the answer's rows alone, by `_top`.
-        cleaners = {key: table[key].take(rows) for key in F.CLEANER_COLUMNS}
+        # Gathering the candidates' columns costs most at 100,000 cleaners (the reads are spread
+        # over the whole table): the rule score's columns for all, the model's for the rows it
+        # scores (`score_pairs`), the external ids (objects) for the answer's rows (`_top`).
+        cleaners = {key: table[key].take(rows) for key in F.RULE_CLEANER_COLUMNS}
         job_cols = F.broadcast_job(context, len(rows))
         ids = cleaners["cleaner_id"]
-        scored = self._scored(job_cols, cleaners, ids, limit, mode=mode, model_version=model_version, distance=distance)
+        scored = self._scored(
+            job_cols,
+            cleaners,
+            ids,
+            limit,
+            mode=mode,
+            model_version=model_version,
+            distance=distance,
+            table=table,
+            rows=rows,
+        )
         return self._top(ids, table["external_id"], scored, limit, rows)
 
     def score_jobs_for_cleaner(

@@ -51,6 +51,22 @@ CLEANER_COLUMNS = (
     "reliability",
     "review_count",
 )
+# What the rule score reads of the cleaner side once the distances are known (candidate
+# selection's): serving gathers these for every candidate, the rest (`CLEANER_COLUMNS`) only
+# for the rows the model scores.
+RULE_CLEANER_COLUMNS = (
+    "cleaner_id",
+    "service_radius_km",
+    "hourly_rate",
+    "years_experience",
+    "services_mask",
+    "specialties_mask",
+    "available_days_mask",
+    "day_start_hour",
+    "day_end_hour",
+    "quality",
+    "reliability",
+)
 
 # Feature names per side, stored in the model's metadata and checked when a model loads.
 CLIENT_FEATURES = (
@@ -87,7 +103,7 @@ FEATURE_SCHEMA = {"client": list(CLIENT_FEATURES), "cleaner": list(CLEANER_FEATU
 
 
 def _bit_set(mask: np.ndarray, bit_index: np.ndarray) -> np.ndarray:
-    return (mask.astype(np.int64) >> bit_index.astype(np.int64)) & 1 == 1
+    return (mask.astype(np.int64, copy=False) >> bit_index.astype(np.int64)) & 1 == 1
 
 
 def popcount(mask: np.ndarray) -> np.ndarray:
