@@ -1,7 +1,8 @@
 """The scaling step's extra rows, in bulk: more active cleaners, and open jobs on new properties.
 
 Runs in the scaling probe's process (Django set up). `bulk_create` in batches works on both
-backends; no signal is sent, so each helper tells the workers' cleaner table itself.
+backends; the change-log triggers see the writes, and each helper also asks the workers' cleaner
+tables for a full load (one is cheaper than catching up on thousands of rows).
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 import numpy as np
-from app.recommendations.cleaner_version import cleaners_changed
 
 from app.accounts.models import User
 from app.marketplace.models import PROPERTY_TYPES, SERVICE_TYPES, CleanerProfile, CleaningJob, ClientProfile, Property
+from app.recommendations.cleaner_changes import cleaner_tables_reload
 from app.synthetic.generator.params import CITY_HALF_SIDE_KM, CITY_LAT, CITY_LNG
 
 BATCH = 5000
@@ -43,7 +44,7 @@ def active_cleaners_set(n: int) -> None:
         raise ValueError(f"only {len(ids)} cleaners; add copies first")
     CleanerProfile.objects.filter(pk__lte=ids[n - 1]).exclude(is_active=True).update(is_active=True)
     CleanerProfile.objects.filter(pk__gt=ids[n - 1]).exclude(is_active=False).update(is_active=False)
-    cleaners_changed()
+    cleaner_tables_reload()
 
 
 def cleaner_copies_add(total: int, *, seed: int = 1) -> None:
@@ -64,7 +65,7 @@ def cleaner_copies_add(total: int, *, seed: int = 1) -> None:
                 for i, (u, m) in enumerate(zip(users, models.tolist(), strict=True))
             ]
         )
-    cleaners_changed()
+    cleaner_tables_reload()
 
 
 def open_jobs_add(total: int, *, seed: int = 2) -> None:

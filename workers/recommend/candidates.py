@@ -201,6 +201,12 @@ def unavailable_cleaner_ids(*, job: CleaningJob) -> set[int]:
 def eligible_cleaner_index(context: dict, cleaners: dict[str, np.ndarray]) -> np.ndarray:
     """Rows of `cleaners` who offer the job's service, work that weekday and those hours, and
     live within their own radius of it: the candidates before the database's exclusions."""
+    return eligible_cleaners(context, cleaners)[0]
+
+
+def eligible_cleaners(context: dict, cleaners: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """`eligible_cleaner_index` and each of those rows' `distance_km` to the job (a pair feature:
+    the engine reuses it rather than compute it twice)."""
     service_bit = SERVICE_BIT[SERVICE_TYPES[int(context["service_idx"])]]
     weekday_bit = 1 << int(context["weekday"])
     keep = (
@@ -209,9 +215,23 @@ def eligible_cleaner_index(context: dict, cleaners: dict[str, np.ndarray]) -> np
         & (cleaners["day_start_hour"] <= context["start_hour"])
         & (cleaners["day_end_hour"] >= context["end_hour"])
     )
+    # Index arrays and `take`: indexing with a boolean mask is several times slower.
     idx = np.flatnonzero(keep)
-    dist = distance_km(context["lat"], context["lng"], cleaners["home_lat"][idx], cleaners["home_lng"][idx])
-    return idx[dist <= cleaners["service_radius_km"][idx]]
+    dist = distance_km(context["lat"], context["lng"], cleaners["home_lat"].take(idx), cleaners["home_lng"].take(idx))
+    within = np.flatnonzero(dist <= cleaners["service_radius_km"].take(idx))
+    return idx.take(within), dist.take(within)
+
+
+def candidate_cleaner_rows(
+    *, job: CleaningJob, context: dict[str, float | str], cleaners: dict[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of `candidate_cleaners_for_job` in `cleaners`, and their distances to the job."""
+    idx, dist = eligible_cleaners(context, cleaners)
+    excluded = unavailable_cleaner_ids(job=job)
+    if excluded:
+        allowed = ~np.isin(cleaners["cleaner_id"][idx], np.fromiter(excluded, np.int64, len(excluded)))
+        idx, dist = idx[allowed], dist[allowed]
+    return idx, dist
 
 
 def candidate_cleaners_for_job(
@@ -219,10 +239,7 @@ def candidate_cleaners_for_job(
 ) -> dict[str, np.ndarray]:
     """Of `cleaners` (all active ones), those who offer the service, work then, are in range,
     and are neither blocked by the client nor busy. One query, for the exclusions."""
-    idx = eligible_cleaner_index(context, cleaners)
-    excluded = unavailable_cleaner_ids(job=job)
-    if excluded:
-        idx = idx[~np.isin(cleaners["cleaner_id"][idx], np.fromiter(excluded, np.int64, len(excluded)))]
+    idx, _ = candidate_cleaner_rows(job=job, context=context, cleaners=cleaners)
     return {key: value[idx] for key, value in cleaners.items()}
 
 

@@ -19,8 +19,10 @@ are new at once (a bulk import: one load is cheaper; the look fetches no more), 
 as a safety net (a log pruned too early, a bug).
 
 The columns are arrays with spare capacity; `get()` hands out views of the live rows, valid
-until the next `get()` (a request takes its candidates as copies, by fancy indexing). Rows are
-in no particular order after catch-ups: a removed row takes the last row's place.
+until the next `get()`: a request copies its candidates' rule-score columns at once (`take`),
+and the model's other columns and the answer's external ids from the same views later, before
+it asks again (one request at a time per process: start-worker.sh refuses thread pools). Rows
+are in no particular order after catch-ups: a removed row takes the last row's place.
 """
 
 from __future__ import annotations

@@ -133,6 +133,9 @@ class RecommendationEngine:
         model_version: str | None = None,
         ids: np.ndarray | None = None,
         first_stage_limit: int = 0,
+        distance: np.ndarray | None = None,
+        table: dict[str, np.ndarray] | None = None,
+        rows: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, dict[str, np.ndarray], str, str, np.ndarray | None]:
         """Score aligned (job, cleaner) pairs.
 
@@ -141,7 +144,9 @@ class RecommendationEngine:
         mode falls back to rule-based. With a model and more than `first_stage_limit` pairs, only
         the best `first_stage_limit` by rule score (ties: lower `ids` first) reach the model
         (`first_stage`): `kept` holds their row indexes and every returned array is cut to them;
-        `kept` is None when no row was cut.
+        `kept` is None when no row was cut. `distance`: the pairs' `distance_km`, if already known.
+        With `table` and `rows`, `cleaner` need hold only `F.RULE_CLEANER_COLUMNS` of the table's
+        `rows`: the other columns are taken from `table` for the rows the model scores.
         """
         mode = self.mode if mode is None else mode
         loaded = None
@@ -149,7 +154,7 @@ class RecommendationEngine:
             loaded = self.model_manager.model_for(model_version) if model_version else self.model_manager.loaded
             if loaded is None:
                 mode = Mode.RULE_BASED
-        pair = F.pair_columns(job, cleaner)
+        pair = F.pair_columns(job, cleaner, distance)
         components = rule_components(pair, cleaner)
         rule = rule_score(components)
         kept = None
@@ -158,6 +163,12 @@ class RecommendationEngine:
         if kept is not None:
             job, cleaner, pair, components = (F.take(cols, kept) for cols in (job, cleaner, pair, components))
             rule = rule[kept]
+        if table is not None and loaded is not None:
+            scored_rows = rows if kept is None else rows.take(kept)
+            cleaner = {
+                **cleaner,
+                **{key: table[key].take(scored_rows) for key in F.CLEANER_COLUMNS if key not in cleaner},
+            }
         neural = self._neural(job, cleaner, pair, loaded.model) if loaded is not None and len(rule) else None
         if mode == Mode.NEURAL and neural is not None:
             score = neural
@@ -173,18 +184,23 @@ class RecommendationEngine:
         cut = int(settings.RECOMMENDATION_FIRST_STAGE_LIMIT)
         return self.score_pairs(job, cleaner, ids=ids, first_stage_limit=max(cut, limit) if cut > 0 else 0, **kwargs)
 
-    def _top(self, ids: np.ndarray, external_ids: np.ndarray, scored: tuple, limit: int) -> Scored:
+    def _top(
+        self, ids: np.ndarray, external_ids: np.ndarray, scored: tuple, limit: int, rows: np.ndarray | None = None
+    ) -> Scored:
+        """The best `limit` of `scored`, ties to the lower id. `rows`, when given, are the candidates'
+        rows in `external_ids` (the cleaner table's column: only the answer's few are gathered)."""
         score, rule, neural, components, mode, version, kept = scored
         candidates = len(ids)
+        rows = np.arange(candidates) if rows is None else rows
         if kept is not None:
-            ids, external_ids = ids[kept], external_ids[kept]
+            ids, rows = ids[kept], rows[kept]
         # The best `limit`, ties at the limit to the lower ids as within it: a worker's table holds
         # its rows in the order its catch-ups left them, and every worker must give the same answer.
         part = first_stage_keep(score, ids, limit)
         order = np.lexsort((ids, -score)) if part is None else part[np.lexsort((ids[part], -score[part]))]
         return Scored(
             ids=ids[order],
-            external_ids=external_ids[order],
+            external_ids=external_ids[rows[order]],
             score=score[order],
             rule_based_score=rule[order],
             neural_score=None if neural is None else neural[order],
@@ -200,11 +216,26 @@ class RecommendationEngine:
         from workers.recommend.cleaner_table import cleaner_table
 
         context = candidates.job_context_of(job)
-        cleaners = candidates.candidate_cleaners_for_job(job=job, context=context, cleaners=cleaner_table.get())
-        job_cols = F.broadcast_job(context, len(cleaners["cleaner_id"]))
+        table = cleaner_table.get()
+        rows, distance = candidates.candidate_cleaner_rows(job=job, context=context, cleaners=table)
+        # Gathering the candidates' columns costs most at 100,000 cleaners (the reads are spread
+        # over the whole table): the rule score's columns for all, the model's for the rows it
+        # scores (`score_pairs`), the external ids (objects) for the answer's rows (`_top`).
+        cleaners = {key: table[key].take(rows) for key in F.RULE_CLEANER_COLUMNS}
+        job_cols = F.broadcast_job(context, len(rows))
         ids = cleaners["cleaner_id"]
-        scored = self._scored(job_cols, cleaners, ids, limit, mode=mode, model_version=model_version)
-        return self._top(ids, cleaners["external_id"], scored, limit)
+        scored = self._scored(
+            job_cols,
+            cleaners,
+            ids,
+            limit,
+            mode=mode,
+            model_version=model_version,
+            distance=distance,
+            table=table,
+            rows=rows,
+        )
+        return self._top(ids, table["external_id"], scored, limit, rows)
 
     def score_jobs_for_cleaner(
         self, cleaner: CleanerProfile, limit: int = 10, *, mode: str | None = None, model_version: str | None = None

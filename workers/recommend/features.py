@@ -51,6 +51,22 @@ CLEANER_COLUMNS = (
     "reliability",
     "review_count",
 )
+# What the rule score reads of the cleaner side once the distances are known (candidate
+# selection's): serving gathers these for every candidate, the rest (`CLEANER_COLUMNS`) only
+# for the rows the model scores.
+RULE_CLEANER_COLUMNS = (
+    "cleaner_id",
+    "service_radius_km",
+    "hourly_rate",
+    "years_experience",
+    "services_mask",
+    "specialties_mask",
+    "available_days_mask",
+    "day_start_hour",
+    "day_end_hour",
+    "quality",
+    "reliability",
+)
 
 # Feature names per side, stored in the model's metadata and checked when a model loads.
 CLIENT_FEATURES = (
@@ -87,7 +103,7 @@ FEATURE_SCHEMA = {"client": list(CLIENT_FEATURES), "cleaner": list(CLEANER_FEATU
 
 
 def _bit_set(mask: np.ndarray, bit_index: np.ndarray) -> np.ndarray:
-    return (mask.astype(np.int64) >> bit_index.astype(np.int64)) & 1 == 1
+    return (mask.astype(np.int64, copy=False) >> bit_index.astype(np.int64)) & 1 == 1
 
 
 def popcount(mask: np.ndarray) -> np.ndarray:
@@ -95,9 +111,16 @@ def popcount(mask: np.ndarray) -> np.ndarray:
     return sum(((m >> i) & 1) for i in range(len(SERVICE_TYPES))).astype(np.float32)
 
 
-def pair_columns(job: dict[str, np.ndarray], cleaner: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Raw pair quantities: distance, service offer and specialty, price, availability."""
-    dist = distance_km(job["lat"], job["lng"], cleaner["home_lat"], cleaner["home_lng"])
+def pair_columns(
+    job: dict[str, np.ndarray], cleaner: dict[str, np.ndarray], distance: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Raw pair quantities: distance, service offer and specialty, price, availability.
+
+    `distance`, when given, is the pairs' `distance_km` already computed (candidate selection's).
+    """
+    dist = (
+        distance_km(job["lat"], job["lng"], cleaner["home_lat"], cleaner["home_lng"]) if distance is None else distance
+    )
     radius = np.maximum(cleaner["service_radius_km"], 0.1)
     expected_cost = cleaner["hourly_rate"] * job["duration_hours"]
     available = (
@@ -157,8 +180,9 @@ def pair_feature_matrix(pair: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def broadcast_job(job: dict[str, float], n: int) -> dict[str, np.ndarray]:
-    """One job's scalar columns repeated for its n candidates."""
-    return {key: np.full(n, job[key], dtype=np.float64) for key in JOB_COLUMNS}
+    """One job's scalar columns repeated for its n candidates: read-only views of one value each,
+    no copy (arithmetic on them gives what full arrays would)."""
+    return {key: np.broadcast_to(np.float64(job[key]), n) for key in JOB_COLUMNS}
 
 
 def take(columns: dict[str, np.ndarray], index: np.ndarray) -> dict[str, np.ndarray]:

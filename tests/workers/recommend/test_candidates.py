@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import numpy as np
 import pytest
 from django.utils import timezone
 
-from app.marketplace.models import Bid, CleanerProfile, CleaningJob, services_to_mask
+from app.marketplace.geo import distance_km
+from app.marketplace.models import SERVICE_BIT, SERVICE_TYPES, Bid, CleanerProfile, CleaningJob, services_to_mask
 from tests import factories as f
 from workers.recommend.candidates import (
     active_cleaner_columns,
     candidate_cleaners_for_job,
+    eligible_cleaners,
     job_context_of,
     open_jobs_for_cleaner,
     unavailable_cleaner_ids,
@@ -121,6 +124,65 @@ def test_it_returns_every_column_of_the_kept_cleaners_aligned(job) -> None:
     assert set(found) == set(cleaners)
     assert all(len(column) == 1 for column in found.values())
     assert (found["cleaner_id"][0], found["hourly_rate"][0], found["years_experience"][0]) == (near.pk, 31.0, 4.0)
+
+
+# Eligibility in memory, against a plain reference ----------------------------------------------
+
+
+def _eligible_by_hand(context: dict, cleaners: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Every row's distance, then every condition at once: what the prefiltered version must equal."""
+    every = distance_km(context["lat"], context["lng"], cleaners["home_lat"], cleaners["home_lng"])
+    keep = (
+        ((cleaners["services_mask"] & SERVICE_BIT[SERVICE_TYPES[context["service_idx"]]]) > 0)
+        & ((cleaners["available_days_mask"] & (1 << context["weekday"])) > 0)
+        & (cleaners["day_start_hour"] <= context["start_hour"])
+        & (cleaners["day_end_hour"] >= context["end_hour"])
+        & (every <= cleaners["service_radius_km"])
+    )
+    return np.flatnonzero(keep), every[keep]
+
+
+def _random_table(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """Cleaners around (LAT, LNG); a third of them due north or south at exactly their radius,
+    give or take a few units in the last place, where a prefilter would err first."""
+    radius = np.round(rng.uniform(1, 25, n), 1)
+    lat = LAT + rng.uniform(-0.3, 0.3, n)
+    lng = LNG + rng.uniform(-0.4, 0.4, n)
+    edge = rng.random(n) < 1 / 3
+    sign = np.where(rng.random(n) < 0.5, -1.0, 1.0)
+    at_radius = LAT + sign * radius / KM_PER_DEG_LAT
+    lat[edge] = at_radius[edge] + rng.integers(-3, 4, n)[edge] * np.spacing(at_radius[edge])
+    lng[edge] = LNG
+    lat[rng.integers(0, n, 5)] = np.nan  # a broken row is never a candidate
+    return {
+        "home_lat": lat,
+        "home_lng": lng,
+        "service_radius_km": radius,
+        "services_mask": rng.integers(0, 128, n),
+        "available_days_mask": rng.integers(0, 128, n),
+        "day_start_hour": rng.integers(6, 12, n).astype(np.float64),
+        "day_end_hour": rng.integers(14, 22, n).astype(np.float64),
+    }
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_it_keeps_the_same_rows_and_distances_as_measuring_every_cleaner(seed) -> None:
+    rng = np.random.default_rng(seed)
+    cleaners = _random_table(rng, 20_000)
+    for _ in range(10):
+        context = {
+            "lat": LAT,
+            "lng": LNG,
+            "service_idx": int(rng.integers(0, len(SERVICE_TYPES))),
+            "weekday": int(rng.integers(0, 7)),
+            "start_hour": 10.0,
+            "end_hour": 13.0,
+        }
+        rows, dist = eligible_cleaners(context, cleaners)
+        want_rows, want_dist = _eligible_by_hand(context, cleaners)
+        assert len(want_rows) > 100
+        np.testing.assert_array_equal(rows, want_rows)
+        np.testing.assert_array_equal(dist, want_dist)  # bit for bit: the features reuse them
 
 
 # Open jobs for a cleaner -------------------------------------------------------------------------
