@@ -25,7 +25,8 @@ pytestmark = [pytest.mark.fault, pytest.mark.slow]
     }
 )
 def test_every_accepted_request_ends_across_killed_children_and_a_killed_main_process(stack: Stack) -> None:
-    traffic = Traffic(stack, threads=4, feedback_share=0.2).start(total=200)
+    # Paced (at least 10 s of traffic): kills land under traffic however fast the service answers.
+    traffic = Traffic(stack, threads=4, feedback_share=0.2, pause=0.2).start(total=200)
     kills = 0
     while kills < 6 and any(t.is_alive() for t in traffic._pool):
         time.sleep(1.0)
